@@ -1,5 +1,6 @@
 import { AsmSyntaxError } from '../errors.js';
-import type { Instruction } from '../instruction.js';
+import { slotCount, type Instruction } from '../instruction.js';
+import { exit } from '../func.js';
 import type { SourceLocation } from '../program.js';
 
 /** The result of assembling text: instructions, where each came from, and the labels it defined. */
@@ -38,10 +39,11 @@ export function resolveLabels(pending: readonly PendingInsn[], labels: Map<strin
   let slot = 0;
   for (const p of pending) {
     slots.push(slot);
-    slot += p.insn.code === 0x18 ? 2 : 1;
+    slot += slotCount(p.insn);
   }
   slots.push(slot);
-  const firstExit = pending.findIndex((p) => p.insn.code === 0x95);
+  const exitCode = exit().code;
+  const firstExit = pending.findIndex((p) => p.insn.code === exitCode);
   const insns = pending.map((p, index) => {
     if (!p.target) return p.insn;
     let targetIndex = labels.get(p.target.label);
