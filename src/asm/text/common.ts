@@ -1,7 +1,7 @@
 import { AsmSyntaxError } from '../errors.js';
 import { slotCount, type Instruction } from '../instruction.js';
 import { exit } from '../func.js';
-import type { SourceLocation } from '../program.js';
+import type { Relocation, SourceLocation } from '../program.js';
 
 /** The result of assembling text: instructions, where each came from, and the labels it defined. */
 export interface TextProgram {
@@ -9,6 +9,8 @@ export interface TextProgram {
   readonly sourceMap: SourceLocation[];
   /** Label name to instruction index. */
   readonly labels: Map<string, number>;
+  /** Symbols the text refers to (pseudo-C `R_BPF_*` lines, `r1 = map ll`), when the syntax has them. */
+  readonly relocations?: Relocation[];
 }
 
 /**
