@@ -1,0 +1,37 @@
+import { constants } from 'node:os';
+
+/**
+ * ENOTSUPP is a kernel-internal errno (524) that bpf() lets escape for
+ * operations a map or program type does not implement; libc has no name
+ * for it, so Node's table lacks it.
+ */
+export const ENOTSUPP = 524;
+
+/** Errno numbers by name, as this platform's libc defines them. */
+export const Errno: Readonly<Record<string, number>> = { ...constants.errno, ENOTSUPP };
+
+const nameByNumber = new Map<number, string>();
+for (const [name, value] of Object.entries(Errno)) {
+  // Aliases (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK): keep the first, canonical name.
+  if (!nameByNumber.has(value)) nameByNumber.set(value, name);
+}
+
+export function errnoName(errno: number): string {
+  return nameByNumber.get(errno) ?? `errno ${errno}`;
+}
+
+/** The Error the native shim throws for a failed system call. */
+export interface SyscallError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  readonly syscall: string;
+}
+
+export function isSyscallError(error: unknown): error is SyscallError {
+  return error instanceof Error && typeof (error as Partial<SyscallError>).errno === 'number' && typeof (error as Partial<SyscallError>).syscall === 'string';
+}
+
+/** True when `error` is a failed system call with the given errno name. */
+export function hasErrno(error: unknown, name: string): error is SyscallError {
+  return isSyscallError(error) && error.errno === Errno[name];
+}

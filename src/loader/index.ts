@@ -1,0 +1,23 @@
+export { possibleCpus, codecs, createMap, openPinnedMap, BpfMap, PerCpuMap, RingBufferMap, MapHandle, MapDefinitionError } from './maps.js';
+export type { AnyMap, Codec, MapCodecs } from './maps.js';
+export { loadProgram, openPinnedProgram, Program } from './program.js';
+export type { LoadOptions, TestRunOptions, TestRunResult } from './program.js';
+export { attachXdp, createLink, interfaceIndex, Link } from './link.js';
+export type { LinkOptions } from './link.js';
+export { programInfo, mapInfo, programIds, mapIds, openProgramById, openMapById, xlatedInstructions } from './info.js';
+export type { ProgramInfo, MapInfo } from './info.js';
+export {
+  BpfError,
+  FeatureError,
+  NativeUnavailableError,
+  PermissionError,
+  RelocationError,
+  VerifierError,
+  parseVerifierLog,
+} from './errors.js';
+export type { VerifierVerdict } from './errors.js';
+export { native, nativeUnavailableReason } from './native.js';
+export type { NativeShim } from './native.js';
+export { OwnedFd } from './syscall.js';
+export { AttachType, MapTypeValue, ProgramTypeValue, XdpMode } from './uapi.js';
+export type { AttachTypeName, UpdateMode, XdpModeName } from './uapi.js';
