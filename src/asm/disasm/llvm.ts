@@ -10,14 +10,14 @@
  * - ld_ind with a nonzero imm prints `skb[r1 + 0x8]` (LLVM drops the imm);
  * - jump targets are annotated `<label>` only when the listing names the target.
  */
-import { classify, EncodingError, imm64Of, type Form, type Instruction } from '../instruction.js';
+import { classify, EncodingError, imm64Of, SLOT_BYTES, type Form, type Instruction } from '../instruction.js';
 import { AluOp, AtomicOp, JmpOp, Size, type PseudoSrcName, type SizeName } from '../opcodes.js';
 import { formatLocation } from '../errors.js';
 import { slotOffsets, indexBySlot, type Relocation, type RelocationKind } from '../program.js';
 import type { FormatOptions, Listing } from './listing.js';
 
 /** `0x1f`, `-0x1f`: how LLVM prints every number. */
-export function llvmHex(value: number | bigint): string {
+function llvmHex(value: number | bigint): string {
   const v = BigInt(value);
   return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
 }
@@ -40,7 +40,7 @@ export function pseudoName(pseudo: Exclude<PseudoSrcName, 'IMM'>): string {
 }
 
 /** Pseudo sources whose second slot carries an offset; it is printed even when 0. */
-export function pseudoHasOffset(pseudo: PseudoSrcName): boolean {
+function pseudoHasOffset(pseudo: PseudoSrcName): boolean {
   return pseudo.endsWith('_VALUE');
 }
 
@@ -130,7 +130,8 @@ export function atomicSuffix(size: 'W' | 'DW'): string {
 
 /**
  * One instruction in LLVM syntax, without jump-target annotation. Encodings
- * that RFC 9669 does not define print as `<unknown>`, as llvm-objdump does.
+ * that RFC 9669 does not define print as `<unknown>`, as llvm-objdump does
+ * (kernel-rewritten code using r11 among them: use formatBpftoolInstruction).
  */
 export function formatLlvmInstruction(insn: Instruction): string {
   try {
@@ -151,7 +152,7 @@ export const ELF_RELOCATION_TYPE: Record<RelocationKind, string> = {
 };
 
 function relocationLine(relocation: Relocation, slot: number): string {
-  const offset = (slot * 8).toString(16).padStart(16, '0');
+  const offset = (slot * SLOT_BYTES).toString(16).padStart(16, '0');
   const addend = relocation.addend ? `+${llvmHex(relocation.addend)}` : '';
   return `\t\t${offset}:  ${ELF_RELOCATION_TYPE[relocation.kind]}\t${relocation.symbol}${addend}`;
 }

@@ -9,7 +9,7 @@
  * (`;`, `#`, `//`) and assembler directives (`.text`, `.globl`, ..., ignored).
  */
 import { AsmSyntaxError } from '../errors.js';
-import { classify, EncodingError, splitImm64, type Instruction } from '../instruction.js';
+import { classify, EncodingError, type Instruction } from '../instruction.js';
 import { alu, endian, movsx, neg } from '../alu.js';
 import { callHelper, callKfunc, callLocal, exit } from '../func.js';
 import { gotol, ja, jcond } from '../jump.js';
@@ -452,7 +452,7 @@ function parseLdPseudo(c: Cursor): Parsed {
   if (pseudo === undefined) throw new AsmSyntaxError(start, `pseudo source ${source} is not one of ${[...pseudoSrcByValue.keys()].join(', ')}`);
   c.expect(',');
   const imm = num(c.integer(32, 'immediate'));
-  return { insn: pseudo === 'IMM' ? { ...ldImm64(dst, 0n), ...splitImm64(BigInt(imm)) } : ldPseudo(dst, pseudo, imm) };
+  return { insn: ldPseudo(dst, pseudo, imm) };
 }
 
 function parseInstruction(c: Cursor): Parsed {
