@@ -55,7 +55,7 @@ export class FeatureError extends Error {
     readonly since: string,
     readonly kernelRelease: string,
   ) {
-    super(`${feature} needs Linux ${since} or newer; this kernel is ${kernelRelease}`);
+    super(`${feature}: needs Linux ${since} or newer; this kernel is ${kernelRelease}`);
     this.name = 'FeatureError';
   }
 }

@@ -88,8 +88,12 @@ describeWithBpf('loadProgram', () => {
       expect(program.testRun(udpFrame(), { repeat: 5 }).retval).toBe(XDP_PASS);
       const counters = program.map('counters', codecs.u32, codecs.u64);
       expect(counters.get(0)).toBe(5n);
-      // The kernel's view of the program names the map we created.
-      expect(program.info().mapIds).toEqual([counters.info().id]);
+      const info = program.info();
+      expect(info.mapIds).toEqual([counters.info().id]);
+      const shown = bpftool('prog', 'show', 'id', String(program.id)) as Record<string, unknown>;
+      expect(shown).toMatchObject({ name: info.name, tag: info.tag, bytes_xlated: info.xlatedLength, bytes_jited: info.jitedLength, map_ids: info.mapIds, uid: info.createdByUid });
+      expect(info.typeName).toBe('xdp');
+      expect(bpftool('map', 'show', 'id', String(counters.info().id))).toMatchObject({ type: 'array', name: 'counters', bytes_key: 4, bytes_value: 8, max_entries: 1 });
     } finally {
       program.close();
     }
