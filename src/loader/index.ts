@@ -18,6 +18,7 @@ export {
 export type { VerifierVerdict } from './errors.js';
 export { native, nativeUnavailableReason } from './native.js';
 export type { NativeShim } from './native.js';
-export { OwnedFd } from './syscall.js';
+export { bpfCall, bpfFd, OwnedFd } from './syscall.js';
+export * as attr from './attr.js';
 export { AttachType, MapTypeValue, ProgramTypeValue, XdpMode } from './uapi.js';
 export type { AttachTypeName, UpdateMode, XdpModeName } from './uapi.js';

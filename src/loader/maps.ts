@@ -378,12 +378,15 @@ export interface MapCodecs<K, V> {
 /** Wrap an open map descriptor in the handle its type calls for. */
 export function mapHandle<K, V>(owned: OwnedFd, def: MapDefinition, codecs: MapCodecs<K, V> = {}): AnyMap {
   if (def.type === 'ringbuf') return new RingBufferMap(owned, def);
-  const key = codecs.key ?? (rawCodec(def.keySize) as unknown as Codec<K>);
-  const value = codecs.value ?? (rawCodec(def.valueSize) as unknown as Codec<V>);
+  const key = codecs.key ?? rawCodec<K>(def.keySize);
+  const value = codecs.value ?? rawCodec<V>(def.valueSize);
   return isPerCpu(def.type) ? new PerCpuMap(owned, def, key, value) : new BpfMap(owned, def, key, value);
 }
 
-const rawCodec = (size: number): Codec<Uint8Array> => codecs.bytes(size);
+/** Raw bytes, for callers that gave no codec; `T` is Uint8Array unless the caller named another type. */
+export function rawCodec<T = Uint8Array>(size: number): Codec<T> {
+  return codecs.bytes(size) as unknown as Codec<T>;
+}
 
 const createHints = (def: MapDefinition) => ({
   EINVAL: `the kernel rejected map ${def.name} (${def.type}, key ${def.keySize} B, value ${def.valueSize} B, ${def.maxEntries} entries, flags 0x${(def.flags ?? 0).toString(16)})`,

@@ -11,7 +11,7 @@ import { indexBySlot, slotOffsets, type AssembledProgram, type MapDefinition, ty
 import { objGetAttr, objPinAttr, progLoadAttr, progTestRunAttr } from './attr.js';
 import { BpfError, parseVerifierLog, RelocationError, VerifierError } from './errors.js';
 import { bpfObjectKind, programInfo, xlatedInstructions, type ProgramInfo } from './info.js';
-import { BpfMap, createMap, MapHandle, PerCpuMap, pinHints, RingBufferMap, type AnyMap, type Codec } from './maps.js';
+import { BpfMap, createMap, MapHandle, PerCpuMap, pinHints, rawCodec, RingBufferMap, type AnyMap, type Codec } from './maps.js';
 import { bpfCall, bpfFd, OwnedFd } from './syscall.js';
 import { parseKernelRelease, type AttachTypeName } from './uapi.js';
 
@@ -129,17 +129,18 @@ export class Program {
     bpfCall(objPinAttr(this.fd, path), pinHints(path));
   }
 
-  /** The map the program calls `name`, with codecs for its keys and values. */
-  map<K, V>(name: string, key?: Codec<K>, value?: Codec<V>): BpfMap<K, V> {
+  /** The map the program calls `name`, seen through codecs for its keys and values (raw bytes when omitted). */
+  map<K = Uint8Array, V = Uint8Array>(name: string, key?: Codec<K>, value?: Codec<V>): BpfMap<K, V> {
     const map = this.#mapNamed(name);
     if (!(map instanceof BpfMap)) throw new TypeError(`map ${name} is ${map.type}: use ${map instanceof PerCpuMap ? 'perCpuMap()' : 'ringBuffer()'}`);
-    return key && value ? map.withCodecs(key, value) : (map as BpfMap<K, V>);
+    return map.withCodecs(key ?? rawCodec<K>(map.definition.keySize), value ?? rawCodec<V>(map.definition.valueSize));
   }
 
-  perCpuMap<K, V>(name: string, key?: Codec<K>, value?: Codec<V>): PerCpuMap<K, V> {
+  /** A per-CPU map of the program; get() returns one value per possible CPU. */
+  perCpuMap<K = Uint8Array, V = Uint8Array>(name: string, key?: Codec<K>, value?: Codec<V>): PerCpuMap<K, V> {
     const map = this.#mapNamed(name);
     if (!(map instanceof PerCpuMap)) throw new TypeError(`map ${name} is ${map.type}, not a per-CPU map`);
-    return key && value ? map.withCodecs(key, value) : (map as PerCpuMap<K, V>);
+    return map.withCodecs(key ?? rawCodec<K>(map.definition.keySize), value ?? rawCodec<V>(map.definition.valueSize));
   }
 
   ringBuffer(name: string): RingBufferMap {

@@ -1,14 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mapCreateAttr, progLoadAttr } from '../../src/loader/attr.js';
 import { Errno, type SyscallError } from '../../src/loader/errno.js';
 import { bpfErrorFrom, BpfError, FeatureError, PermissionError } from '../../src/loader/errors.js';
-import { describeWithBpf } from './support.js';
-
-const repoRoot = join(import.meta.dirname, '..', '..');
+import { compiledLoader, describeWithBpf } from './support.js';
 
 function syscallError(code: string): SyscallError {
   return Object.assign(new Error(`bpf: ${code}`), { errno: Errno[code]!, code, syscall: 'bpf' });
@@ -68,19 +65,11 @@ describe('without the native shim', () => {
 
 describeWithBpf('without privileges', () => {
   // The child runs the loader compiled to JavaScript, as a user with no capabilities.
-  let workdir: string;
+  let loader: ReturnType<typeof compiledLoader>;
   beforeAll(() => {
-    workdir = mkdtempSync(join(tmpdir(), 'bpfgen-eperm-'));
-    execFileSync(
-      join(repoRoot, 'node_modules', '.bin', 'tsc'),
-      ['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--rootDir', join(repoRoot, 'src'), '--outDir', join(workdir, 'dist'), join(repoRoot, 'src', 'loader', 'index.ts')],
-      { timeout: 120_000 },
-    );
-    writeFileSync(join(workdir, 'package.json'), '{"type": "module"}\n');
-    // native.ts finds the addon two levels above its own file, as in the published layout.
-    symlinkSync(join(repoRoot, 'build'), join(workdir, 'build'));
+    loader = compiledLoader();
     writeFileSync(
-      join(workdir, 'child.mjs'),
+      join(loader.dir, 'child.mjs'),
       `import { loadProgram, createMap } from './dist/loader/index.js';
 const insns = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 2 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
 const program = { name: 'pass', type: 'xdp', license: 'GPL', insns, bytes: new Uint8Array(16), relocations: [], functions: [], labels: [], maps: [], sourceMap: [] };
@@ -91,17 +80,16 @@ console.log(JSON.stringify({
 }));
 `,
     );
-    chmodSync(workdir, 0o755);
   });
   afterAll(() => {
-    rmSync(workdir, { recursive: true, force: true });
+    loader.dispose();
   });
 
   it('explains EPERM with the capabilities to grant', () => {
     const child = spawnSync(
       'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, join(workdir, 'child.mjs')],
-      { encoding: 'utf8', timeout: 60_000, cwd: workdir },
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, join(loader.dir, 'child.mjs')],
+      { encoding: 'utf8', timeout: 60_000, cwd: loader.dir },
     );
     expect(child.stderr).toBe('');
     const result = JSON.parse(child.stdout) as Record<string, { name: string; code: string; message: string }>;

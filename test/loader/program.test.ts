@@ -1,4 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { alu } from '../../src/asm/alu.js';
 import { callHelper, callLocal, exit } from '../../src/asm/func.js';
@@ -8,7 +10,7 @@ import { jcond } from '../../src/asm/jump.js';
 import { atomic, ldImm64, ldPseudo, ldx, st } from '../../src/asm/load_store.js';
 import { codecs } from '../../src/loader/maps.js';
 import { attachXdp, BpfError, loadProgram, openProgramById, programIds, RelocationError, VerifierError } from '../../src/loader/index.js';
-import { assembled, bpftool, describeWithBpf, openFdCount, udpFrame } from './support.js';
+import { assembled, bpftool, compiledLoader, describeWithBpf, openFdCount, udpFrame } from './support.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -313,5 +315,36 @@ describeWithBpf('XDP links', () => {
     } finally {
       program.close();
     }
+  });
+});
+
+describeWithBpf('descriptor safety net', () => {
+  let loader: ReturnType<typeof compiledLoader>;
+  beforeAll(() => {
+    loader = compiledLoader();
+    writeFileSync(
+      join(loader.dir, 'leak.mjs'),
+      `import { readdirSync } from 'node:fs';
+import { createMap } from './dist/loader/index.js';
+const count = () => readdirSync('/proc/self/fd').length;
+const before = count();
+for (let i = 0; i < 200; i++) createMap({ name: 'dropped', type: 'hash', keySize: 4, valueSize: 4, maxEntries: 1 });
+const leaked = count() - before;
+for (let round = 0; round < 20 && count() > before; round++) {
+  globalThis.gc();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
+console.log(JSON.stringify({ leaked, after: count() - before }));
+`,
+    );
+  });
+  afterAll(() => {
+    loader.dispose();
+  });
+
+  it('closes the descriptors of handles collected without close()', () => {
+    const child = spawnSync(process.execPath, ['--expose-gc', join(loader.dir, 'leak.mjs')], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual({ leaked: 200, after: 0 });
   });
 });

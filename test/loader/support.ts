@@ -3,7 +3,7 @@
  * hand-assembled programs, packets, and a private bpf filesystem.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
@@ -84,4 +84,25 @@ export function privateBpffs(): { dir: string; dispose(): void } {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+/**
+ * The loader compiled to JavaScript in a temporary directory, for child
+ * processes that must run without vitest (as another user, or with
+ * --expose-gc). The directory is world-readable; `dispose` removes it.
+ */
+export function compiledLoader(): { dir: string; dispose(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfgen-loader-'));
+  execFileSync(
+    join(repoRoot, 'node_modules', '.bin', 'tsc'),
+    ['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--rootDir', join(repoRoot, 'src'), '--outDir', join(dir, 'dist'), join(repoRoot, 'src', 'loader', 'index.ts')],
+    { timeout: 120_000 },
+  );
+  writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
+  // native.ts finds the addon two levels above its own file, as in the published layout.
+  symlinkSync(join(repoRoot, 'build'), join(dir, 'build'));
+  chmodSync(dir, 0o755);
+  return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
