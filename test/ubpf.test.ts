@@ -129,6 +129,18 @@ describe('labels', () => {
   });
 });
 
+describe('annotations', () => {
+  it('relocations and source locations become comments the parser skips', () => {
+    const insns = [ldImm64(1, 0n), exit()];
+    const text = formatUbpf(
+      { insns, relocations: [{ insn: 0, kind: 'map_value', symbol: 'config', addend: 8 }], sourceMap: [{ file: 'prog.ts', line: 12 }, undefined] },
+      { source: true },
+    );
+    expect(text).toBe('lddw %r1, 0x0  # map_value config+8; prog.ts:12\nexit\n');
+    expect(parseUbpf(text, 'annotated.s').insns).toEqual(insns);
+  });
+});
+
 describe('numbers, as the suite writes them', () => {
   it('hex is a bit pattern, decimal is signed', () => {
     expect(one('mov32 %r0, 0xffffffff')).toEqual(alu('MOV', false, 0, { imm: -1 }));
