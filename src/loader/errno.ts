@@ -30,8 +30,3 @@ export interface SyscallError extends Error {
 export function isSyscallError(error: unknown): error is SyscallError {
   return error instanceof Error && typeof (error as Partial<SyscallError>).errno === 'number' && typeof (error as Partial<SyscallError>).syscall === 'string';
 }
-
-/** True when `error` is a failed system call with the given errno name. */
-export function hasErrno(error: unknown, name: string): error is SyscallError {
-  return isSyscallError(error) && error.errno === Errno[name];
-}

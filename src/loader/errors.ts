@@ -34,7 +34,7 @@ export class BpfError extends Error {
   }
 }
 
-export const PRIVILEGE_ADVICE =
+const PRIVILEGE_ADVICE =
   'bpf() needs root, or CAP_BPF together with CAP_NET_ADMIN (networking programs) or CAP_PERFMON (tracing programs); ' +
   'kernels before 5.8 need CAP_SYS_ADMIN, and unprivileged use is governed by the sysctl kernel.unprivileged_bpf_disabled';
 

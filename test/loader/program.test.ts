@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { alu } from '../../src/asm/alu.js';
@@ -79,6 +79,22 @@ describeWithBpf('loadProgram', () => {
       expect(data[0]).toBe(0xff);
       expect(data.subarray(1)).toEqual(packet.subarray(1));
       expect(program.testRun(new Uint8Array(14)).retval).toBe(XDP_TX);
+    } finally {
+      program.close();
+    }
+  });
+
+  it('passes an input context and returns the output context', () => {
+    // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }: returns ingress_ifindex.
+    const program = loadProgram(assembled('ifindex', [ldx('W', 0, 1, 12), exit()]));
+    try {
+      const packet = udpFrame();
+      const ctx = codecs.struct({ data: codecs.u32, dataEnd: codecs.u32, dataMeta: codecs.u32, ingress: codecs.u32, queue: codecs.u32, egress: codecs.u32 });
+      const lo = Number(readFileSync('/sys/class/net/lo/ifindex', 'utf8'));
+      const input = { data: 0, dataEnd: packet.byteLength, dataMeta: 0, ingress: lo, queue: 0, egress: 0 };
+      const result = program.testRun(packet, { ctx: ctx.encode(input) });
+      expect(result.retval).toBe(lo);
+      expect(ctx.decode(result.ctx!)).toEqual(input);
     } finally {
       program.close();
     }
@@ -187,7 +203,7 @@ describeWithBpf('loadProgram', () => {
   });
 
   it('explains a rejection that happens before the walk, from the prose of the log', () => {
-    const program = assembled('unreachable', [alu('MOV', true, 0, { imm: 0 }), exit(), exit()]);
+    const program = assembled('deadcode', [alu('MOV', true, 0, { imm: 0 }), exit(), exit()]);
     const error = (() => {
       try {
         loadProgram(program).close();
@@ -198,7 +214,7 @@ describeWithBpf('loadProgram', () => {
     })();
     expect(error).toBeInstanceOf(VerifierError);
     expect(error.slot).toBe(2);
-    expect(error.message).toMatch(/^unreachable insn 2: unreachable insn 2/);
+    expect(error.message).toBe('deadcode insn 2: unreachable insn 2 (insn 2: exit)');
   });
 
   it('keeps the log of a successful load on request, growing the buffer on ENOSPC', () => {
