@@ -27,14 +27,6 @@ if (!available) console.warn(`bpf_conformance suite not found at ${CONFORMANCE_D
 const EXPECTED_TEST_FILES = 313;
 const EXPECTED_NEGATIVE_FILES = 60;
 
-/**
- * Suite programs bpfgen declines on purpose, with the reason it must give.
- * callx (`call %r2`, opcode CALL|X) is not in RFC 9669 and Linux rejects it.
- */
-const DECLINED: Record<string, RegExp> = {
-  callx: /callx\.data:6:\d+: 'call %r2': calls through a register \(callx\) are not part of RFC 9669/,
-};
-
 const load = (path: string): ConformanceCase => readConformanceFile(path);
 const bytesOf = (program: TextProgram): Buffer => Buffer.from(encode(program.insns));
 
@@ -62,29 +54,23 @@ describe.skipIf(!available)('bpf_conformance tests/', () => {
       const test = load(path);
       expect(test.asm, 'every tests/ file has an asm section').toBeDefined();
       expect(detectSyntax(test.asm!)).toBe('ubpf');
-      const declined = DECLINED[name];
-      if (declined) {
-        expect(() => assembleText(test.asm!, { file: path })).toThrow(declined);
-        return;
-      }
       if (test.raw) expect(bytesOf(program(name)).toString('hex')).toBe(Buffer.from(test.raw).toString('hex'));
       else expect(program(name).insns.length).toBeGreaterThan(0);
     });
   });
 
-  it('assembles all but the declined programs', () => {
+  it('assembles every program', () => {
     const names = [...pathByName.keys()];
-    const count = names.filter((name) => !DECLINED[name] && program(name)).length;
+    const count = names.filter((name) => program(name)).length;
     const withRaw = files.filter((path) => load(path).raw).length;
     console.log(
-      `conformance: ${count}/${files.length} tests/*.data assembled (${withRaw} checked against -- raw); ` +
-        `declined: ${Object.keys(DECLINED).join(', ')}`,
+      `conformance: ${count}/${files.length} tests/*.data assembled (${withRaw} checked against -- raw)`,
     );
-    expect(count).toBe(EXPECTED_TEST_FILES - Object.keys(DECLINED).length);
+    expect(count).toBe(EXPECTED_TEST_FILES);
   });
 
   describe('round trips of every assembled program', () => {
-    const names = [...pathByName.keys()].filter((name) => !DECLINED[name]);
+    const names = [...pathByName.keys()];
 
     it.each(names)('%s: decode(encode(x)) is x', (name) => {
       const { insns } = program(name);

@@ -10,7 +10,8 @@ import { alu, endian, movsx } from '../src/asm/alu.js';
 import { formatUbpf } from '../src/asm/disasm/ubpf.js';
 import { AsmSyntaxError } from '../src/asm/errors.js';
 import { callHelper, callLocal, exit } from '../src/asm/func.js';
-import { classify, encode, type Instruction } from '../src/asm/instruction.js';
+import { classify, decode, encode, type Instruction } from '../src/asm/instruction.js';
+import { disassemble } from '../src/asm/disasm/index.js';
 import { gotol, ja, jcond } from '../src/asm/jump.js';
 import { atomic, ldImm64, ldx, st } from '../src/asm/load_store.js';
 import { assembleText, detectSyntax, textListing } from '../src/asm/text/index.js';
@@ -182,7 +183,6 @@ describe('errors name file:line and the problem', () => {
     ['duplicate label', 'a:\nexit\na:\nexit', 3, /label 'a' is already defined at line 1/],
     ['unknown directive', 'mov %r0, 0\n.section .text', 2, /unknown directive '\.section'/],
     ['register as memory operand', 'ldxw %r0, %r1', 1, /expected a memory operand like \[%r1\+8\], found '%r1'/],
-    ['callx', 'call %r2', 1, /callx.*not part of RFC 9669/],
     ['unknown call mode', 'call far 5', 1, /expected call \[helper\|local\|kfunc\] TARGET/],
     ['second operand of a helper call', 'call 5, 1', 1, /only a kfunc call has a second one/],
     ['unknown pseudo source', 'lddw %r1, map_ptr 3', 1, /unknown ld_imm64 source 'map_ptr'/],
@@ -235,5 +235,23 @@ describe('assembleText', () => {
 
   it('rejects text without instructions', () => {
     expect(() => assembleText('# nothing\nlabel:\n', { file: 'empty.s' })).toThrow(/^empty\.s:1: no instructions/);
+  });
+});
+
+describe('call through a register (callx)', () => {
+  // Outside RFC 9669 and rejected by Linux, but the conformance suite uses it.
+  // `llvm-mc-19 -triple bpfel -mcpu=v4` encodes `callx r2` as 8d 02 00 00 00 00 00 00:
+  // CALL|X with the target in dst.
+  const llvmBytes = '8d02000000000000';
+
+  it('assembles `call %r2` and `callx r2` to the bytes LLVM gives', () => {
+    expect(Buffer.from(encode(parseUbpf('call %r2', 'x.s').insns)).toString('hex')).toBe(llvmBytes);
+    expect(Buffer.from(encode(assembleText('callx r2', { file: 'x.s' }).insns)).toString('hex')).toBe(llvmBytes);
+  });
+
+  it('prints and reads back in both syntaxes', () => {
+    const insns = decode(Buffer.from(llvmBytes, 'hex'));
+    expect(disassemble({ insns }, 'llvm')).toContain('callx r2');
+    expect(encode(parseUbpf(formatUbpf({ insns }), 'x.s').insns)).toEqual(encode(insns));
   });
 });

@@ -17,6 +17,15 @@ export function callKfunc(btfId: number, btfFdIndex = 0): Instruction {
   return { code: opcode.jmp(true, 'CALL', 'K'), dst: 0, src: CallSrc.KFUNC, off: btfFdIndex, imm: btfId };
 }
 
+/**
+ * Call the address held in `target` (LLVM's `callx`, the conformance suite's
+ * `call %rN`). Not part of RFC 9669 and rejected by Linux; kept so that
+ * such programs can be assembled and printed.
+ */
+export function callRegister(target: number): Instruction {
+  return { code: opcode.jmp(true, 'CALL', 'X'), dst: target, src: 0, off: 0, imm: 0 };
+}
+
 export function exit(): Instruction {
   return { code: opcode.jmp(true, 'EXIT', 'K'), dst: 0, src: 0, off: 0, imm: 0 };
 }

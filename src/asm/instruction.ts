@@ -66,6 +66,8 @@ export type Form =
   | { kind: 'ja' }
   | { kind: 'gotol' }
   | { kind: 'call'; target: CallSrcName }
+  /** Call through a register: an LLVM and ubpf extension outside RFC 9669 that Linux rejects. */
+  | { kind: 'callx' }
   | { kind: 'exit' }
   | { kind: 'ld_imm64'; pseudo: PseudoSrcName }
   | { kind: 'ld_abs'; size: SizeName }
@@ -167,6 +169,9 @@ function analyse(insn: Instruction, slot: number): { form: Form; rules: FieldRul
       }
       if (op === 'CALL' || op === 'EXIT') {
         if (!wide) bad('code', `opcode ${hex}: ${op.toLowerCase()} exists only in the JMP class`);
+        if (op === 'CALL' && source === 'X') {
+          return { form: { kind: 'callx' }, rules: { dst: 'used', src: 'zero', off: 'zero', imm: 'zero' } };
+        }
         if (source === 'X') bad('code', `opcode ${hex}: ${op.toLowerCase()} takes no source register`);
         if (op === 'EXIT') return { form: { kind: 'exit' }, rules: { dst: 'zero', src: 'zero', off: 'zero', imm: 'zero' } };
         const target = callSrcByValue.get(insn.src);

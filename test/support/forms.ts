@@ -1,5 +1,5 @@
 import { alu, endian, movsx, neg } from '../../src/asm/alu.js';
-import { callHelper, callKfunc, callLocal, exit } from '../../src/asm/func.js';
+import { callHelper, callKfunc, callLocal, callRegister, exit } from '../../src/asm/func.js';
 import type { Instruction } from '../../src/asm/instruction.js';
 import { gotol, ja, jcond } from '../../src/asm/jump.js';
 import { atomic, ldAbs, ldImm64, ldInd, ldPseudo, ldx, st, stx } from '../../src/asm/load_store.js';
@@ -38,7 +38,7 @@ export function everyForm(): [string, Instruction][] {
   }
   for (const order of ['le', 'be', 'bswap'] as const) for (const bits of SWAP_BITS) out.push([`${order}${bits}`, endian(order, bits, 6)]);
   out.push(['ja', ja(4)], ['gotol', gotol(70000)], ['call helper', callHelper(1)], ['call local', callLocal(-3)]);
-  out.push(['call kfunc', callKfunc(1234)], ['call kfunc in module', callKfunc(1234, 1)], ['exit', exit()]);
+  out.push(['call kfunc', callKfunc(1234)], ['call kfunc in module', callKfunc(1234, 1)], ['callx', callRegister(3)], ['exit', exit()]);
   for (const size of Object.keys(Size) as SizeName[]) {
     out.push([`ldx ${size}`, ldx(size, 1, 2, -4)], [`st ${size}`, st(size, 10, -8, 0x7f)], [`stx ${size}`, stx(size, 10, 1, -8)]);
     if (size !== 'DW') {

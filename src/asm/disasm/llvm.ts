@@ -82,6 +82,8 @@ function formText(insn: Instruction, form: Form): string {
       if (form.target === 'LOCAL') return `call ${LOCAL_CALL_PREFIX}${signedHex(imm)}`;
       if (form.target === 'KFUNC') return `call ${KFUNC_KEYWORD} ${llvmHex(imm)}${off !== 0 ? `, ${llvmHex(off)}` : ''}`;
       return `call ${llvmHex(imm)}`;
+    case 'callx':
+      return `callx r${dst}`;
     case 'exit':
       return 'exit';
     case 'ld_imm64': {

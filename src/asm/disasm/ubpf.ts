@@ -70,6 +70,8 @@ function formatInstruction(insn: Instruction, form: Form, labelFor: (relative: n
       return `${mnemonic} ${target(insn.off)}`;
     case 'gotol':
       return `${mnemonic} ${target(insn.imm)}`;
+    case 'callx':
+      return `${mnemonic} ${dst}`;
     case 'exit':
       return mnemonic;
     case 'call':

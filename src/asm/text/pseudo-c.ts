@@ -11,7 +11,7 @@
 import { AsmSyntaxError } from '../errors.js';
 import { classify, EncodingError, type Instruction } from '../instruction.js';
 import { alu, endian, movsx, neg } from '../alu.js';
-import { callHelper, callKfunc, callLocal, exit } from '../func.js';
+import { callHelper, callKfunc, callLocal, callRegister, exit } from '../func.js';
 import { gotol, ja, jcond } from '../jump.js';
 import { atomic, ldAbs, ldImm64, ldInd, ldPseudo, ldx, st, stx } from '../load_store.js';
 import {
@@ -464,7 +464,8 @@ function parseInstruction(c: Cursor): Parsed {
   } else if (c.eat('goto')) {
     const target = jumpTarget(c, 'off');
     parsed = withTarget(ja(target.distance), target, 'off');
-  } else if (c.eat('call')) parsed = parseCall(c);
+  } else if (c.eat('callx')) parsed = { insn: callRegister(c.register('r').num) };
+  else if (c.eat('call')) parsed = parseCall(c);
   else if (c.eat('exit')) parsed = { insn: exit() };
   else if (c.eat('lock')) parsed = parseLock(c);
   else if (c.eat('*(')) parsed = parseStore(c);

@@ -51,6 +51,7 @@ export function ubpfMnemonic(form: Form): string {
     case 'gotol':
       return JmpOp.JA.mnemonic + NARROW_SUFFIX;
     case 'call':
+    case 'callx':
       return JmpOp.CALL.mnemonic;
     case 'exit':
       return JmpOp.EXIT.mnemonic;
