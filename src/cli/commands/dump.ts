@@ -1,0 +1,97 @@
+import { EncodingError, SLOT_BYTES, decode } from '../../asm/instruction.js';
+import { DISASM_FORMATS, disassemble } from '../../asm/disasm/index.js';
+import type { Listing } from '../../asm/disasm/listing.js';
+import type { AssembledProgram } from '../../asm/program.js';
+import { assembleText } from '../../asm/text/index.js';
+import { parseWords } from '../../asm/text/words.js';
+import { PROGRAMS } from '../../programs/index.js';
+import { choiceFlag, parseCommandLine } from '../args.js';
+import { readInput } from '../io.js';
+import { findProgram, programFlags, programOptionHelp, programOptionValues } from '../program-args.js';
+import { UsageError, type Command } from '../usage.js';
+
+const programHelp = Object.values(PROGRAMS)
+  .map((p) => `  ${p.name}\n${programOptionHelp(p)}`)
+  .join('\n');
+
+export const dumpCommand: Command = {
+  name: 'dump',
+  summary: 'print the bytecode of a built-in program or of a bytecode/assembly file',
+  help: `Usage: bpfgen dump PROGRAM [program options] [--format F] [--source]
+       bpfgen dump --words FILE | --bin FILE | --asm FILE [--format F]
+
+Builds PROGRAM for the given options and prints its instructions, or reads
+bytecode (--words: one 0x%016x word per line as in bpf_conformance's -- raw;
+--bin: raw little-endian bytes) or assembler text (--asm) and prints it.
+FILE may be - for stdin.
+
+Options:
+  --format F   llvm (default: llvm-objdump -d syntax, reassemblable with bpfgen asm),
+               bpftool, ubpf, json, hex, words
+  --source     show the DSL call site (file:line) of every instruction
+
+Programs:
+${programHelp}
+
+Examples:
+  bpfgen dump xdp-dns-forward
+  bpfgen dump xdp-dns-forward --dns-ip 100.64.0.53 --listen-port 5054 --source
+  bpfgen dump xdp-dns-forward --format words | bpfgen dump --words -`,
+  async run(argv) {
+    // Program flags are only known once the program is named, so parse twice.
+    const common = {
+      format: { type: 'string' },
+      source: { type: 'boolean' },
+      words: { type: 'string' },
+      bin: { type: 'string' },
+      asm: { type: 'string' },
+    } as const;
+    const candidate = argv.find((a) => !a.startsWith('-'));
+    const entry = candidate !== undefined && PROGRAMS[candidate] ? PROGRAMS[candidate] : undefined;
+    const { values, positionals } = parseCommandLine('dump', argv, { ...common, ...(entry ? programFlags(entry) : {}) });
+    const format = choiceFlag('--format', values.format as string | undefined, DISASM_FORMATS, 'llvm');
+    const options = { source: values.source === true };
+    const inputs = (['words', 'bin', 'asm'] as const).filter((k) => values[k] !== undefined);
+    if (inputs.length > 1) throw new UsageError(`dump: give only one of --words, --bin, --asm`);
+
+    if (inputs.length === 1) {
+      if (positionals.length > 0) throw new UsageError(`dump: unexpected argument '${positionals[0]}' with --${inputs[0]}`);
+      const path = values[inputs[0]!] as string;
+      const name = path === '-' ? '<stdin>' : path;
+      const raw = readInput(path);
+      let listing: Listing;
+      if (inputs[0] === 'asm') {
+        const text = assembleText(raw.toString('utf8'), { file: name });
+        listing = { insns: text.insns, sourceMap: text.sourceMap };
+      } else {
+        const bytes = inputs[0] === 'words' ? parseWords(raw.toString('utf8'), name) : new Uint8Array(raw);
+        listing = { insns: decodeNamed(bytes, name) };
+      }
+      process.stdout.write(disassemble(listing, format, options));
+      return 0;
+    }
+
+    if (positionals.length !== 1) throw new UsageError('dump: expected one PROGRAM, or --words/--bin/--asm FILE (see bpfgen dump --help)');
+    const chosen = findProgram('dump', positionals[0]);
+    const program = chosen.build(programOptionValues(chosen, values));
+    if (format === 'llvm' || format === 'bpftool' || format === 'ubpf') process.stdout.write(summary(program, format));
+    process.stdout.write(disassemble(program, format, options));
+    return 0;
+  },
+};
+
+function decodeNamed(bytes: Uint8Array, file: string) {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    if (error instanceof EncodingError) throw new UsageError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** A header line in the comment syntax of the chosen format, so the dump stays reassemblable. */
+function summary(program: AssembledProgram, format: 'llvm' | 'bpftool' | 'ubpf'): string {
+  const comment = format === 'ubpf' ? '#' : ';';
+  const slots = program.bytes.length / SLOT_BYTES;
+  return `${comment} ${program.name}: ${program.type} program, ${program.insns.length} instructions (${slots} slots), license ${program.license}\n`;
+}
