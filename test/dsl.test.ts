@@ -298,26 +298,6 @@ describe('call sites', () => {
     b.ret(0);
     expect(b.assemble().sourceMap).toEqual([undefined, undefined]);
   });
-
-  it('measures the cost of capturing call sites', () => {
-    const build = (captureSites: boolean): void => {
-      const b = new ProgramBuilder({ name: 'cost', type: 'xdp', license: 'GPL', captureSites });
-      for (let i = 0; i < 200; i++) b.add(r1, i);
-      b.exit();
-      b.assemble();
-    };
-    const perInstruction = (captureSites: boolean): number => {
-      for (let i = 0; i < 20; i++) build(captureSites);
-      const rounds = 50;
-      const start = performance.now();
-      for (let i = 0; i < rounds; i++) build(captureSites);
-      return ((performance.now() - start) * 1000) / rounds / 201;
-    };
-    const off = perInstruction(false);
-    const on = perInstruction(true);
-    console.log(`DSL cost per instruction: ${off.toFixed(2)} µs without call sites, ${on.toFixed(2)} µs with (capture ${(on - off).toFixed(2)} µs)`);
-    expect(on).toBeGreaterThan(off);
-  });
 });
 
 describe('registers', () => {
