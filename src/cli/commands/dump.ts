@@ -1,12 +1,15 @@
 import { EncodingError, SLOT_BYTES, decode } from '../../asm/instruction.js';
-import { DISASM_FORMATS, disassemble } from '../../asm/disasm/index.js';
+import { DISASM_FORMATS, disassemble, formatBpftool } from '../../asm/disasm/index.js';
 import type { Listing } from '../../asm/disasm/listing.js';
 import type { AssembledProgram } from '../../asm/program.js';
 import { assembleText } from '../../asm/text/index.js';
 import { parseWords } from '../../asm/text/words.js';
+import type { Program } from '../../loader/index.js';
 import { PROGRAMS } from '../../programs/index.js';
 import { choiceFlag, parseCommandLine } from '../args.js';
 import { readInput } from '../io.js';
+import { helperCallNamer } from '../kallsyms.js';
+import { withLoadedProgram } from '../load.js';
 import { findProgram, programFlags, programOptionHelp, programOptionValues } from '../program-args.js';
 import { UsageError, type Command } from '../usage.js';
 
@@ -18,6 +21,7 @@ export const dumpCommand: Command = {
   name: 'dump',
   summary: 'print the bytecode of a built-in program or of a bytecode/assembly file',
   help: `Usage: bpfgen dump PROGRAM [program options] [--format F] [--source]
+       bpfgen dump PROGRAM [program options] --xlated [--source]
        bpfgen dump --words FILE | --bin FILE | --asm FILE [--format F]
 
 Builds PROGRAM for the given options and prints its instructions, or reads
@@ -29,6 +33,10 @@ Options:
   --format F   llvm (default: llvm-objdump -d syntax, reassemblable with bpfgen asm),
                bpftool, ubpf, json, hex, words
   --source     show the DSL call site (file:line) of every instruction
+  --xlated     load PROGRAM into the kernel and print, after bpfgen's instructions,
+               the kernel's translation of them as \`bpftool prog dump xlated\` does,
+               with the program's id, tag, instruction counts and JIT size
+               (needs root; the program is unloaded when bpfgen exits)
 
 Programs:
 ${programHelp}
@@ -36,7 +44,8 @@ ${programHelp}
 Examples:
   bpfgen dump xdp-dns-forward
   bpfgen dump xdp-dns-forward --dns-ip 100.64.0.53 --listen-port 5054 --source
-  bpfgen dump xdp-dns-forward --format words | bpfgen dump --words -`,
+  bpfgen dump xdp-dns-forward --format words | bpfgen dump --words -
+  bpfgen dump xdp-dns-forward --xlated`,
   async run(argv) {
     // Program flags are only known once the program is named, so parse twice.
     const common = {
@@ -45,6 +54,7 @@ Examples:
       words: { type: 'string' },
       bin: { type: 'string' },
       asm: { type: 'string' },
+      xlated: { type: 'boolean' },
     } as const;
     const candidate = argv.find((a) => !a.startsWith('-'));
     const entry = candidate !== undefined && PROGRAMS[candidate] ? PROGRAMS[candidate] : undefined;
@@ -53,6 +63,11 @@ Examples:
     const options = { source: values.source === true };
     const inputs = (['words', 'bin', 'asm'] as const).filter((k) => values[k] !== undefined);
     if (inputs.length > 1) throw new UsageError(`dump: give only one of --words, --bin, --asm`);
+    const xlated = values.xlated === true;
+    if (xlated && inputs.length > 0) throw new UsageError(`--xlated: needs a built-in PROGRAM to load, not --${inputs[0]} (its program type is unknown)`);
+    if (xlated && format !== 'bpftool' && values.format !== undefined) {
+      throw new UsageError(`--xlated: prints the bpftool format only (kernel-rewritten code has no other), not --format ${format}`);
+    }
 
     if (inputs.length === 1) {
       if (positionals.length > 0) throw new UsageError(`dump: unexpected argument '${positionals[0]}' with --${inputs[0]}`);
@@ -74,6 +89,7 @@ Examples:
     if (positionals.length !== 1) throw new UsageError('dump: expected one PROGRAM, or --words/--bin/--asm FILE (see bpfgen dump --help)');
     const chosen = findProgram('dump', positionals[0]);
     const program = chosen.build(programOptionValues(chosen, values));
+    if (xlated) return withLoadedProgram('dump', program, (loaded) => printXlated(program, loaded, options));
     if (format === 'llvm' || format === 'bpftool' || format === 'ubpf') process.stdout.write(summary(program, format));
     process.stdout.write(disassemble(program, format, options));
     return 0;
@@ -94,4 +110,23 @@ function summary(program: AssembledProgram, format: 'llvm' | 'bpftool' | 'ubpf')
   const comment = format === 'ubpf' ? '#' : ';';
   const slots = program.bytes.length / SLOT_BYTES;
   return `${comment} ${program.name}: ${program.type} program, ${program.insns.length} instructions (${slots} slots), license ${program.license}\n`;
+}
+
+/** Ours, then the kernel's: each under a header naming it and counting its instructions. */
+function printXlated(program: AssembledProgram, loaded: Program, options: { source: boolean }): number {
+  const info = loaded.info();
+  const kernel = loaded.xlated();
+  const kernelSlots = info.xlatedLength / SLOT_BYTES;
+  const callName = helperCallNamer(kernel);
+  const jit = info.jitedLength > 0 ? `jited ${info.jitedLength} bytes` : 'not jited (interpreted)';
+  process.stdout.write(
+    [
+      `; ${program.name}: ${program.type} program loaded as id ${info.id}, tag ${info.tag}, ${jit}`,
+      `; bpfgen: ${program.insns.length} instructions (${program.bytes.length / SLOT_BYTES} slots), as built, before the loader fills in map references`,
+      formatBpftool(program, options).trimEnd(),
+      `; kernel: ${kernel.length} instructions (${kernelSlots} slots), as \`bpftool prog dump xlated id ${info.id}\` prints them`,
+      formatBpftool({ insns: kernel }, callName ? { callName } : {}),
+    ].join('\n'),
+  );
+  return 0;
 }
