@@ -271,6 +271,26 @@ describe('DSL encoding', () => {
     expect(program.labels).toEqual([{ name: 'double_body', insn: 10 }]);
   });
 
+  it('gives building blocks private labels, so a block can be used twice', () => {
+    /** `dst = min(dst, limit)` with a label of its own. */
+    const clamp = (b: ProgramBuilder, limit: number): void => {
+      const done = b.uniqueLabel('clamp');
+      b.jle(r1, limit, done);
+      b.mov(r1, limit);
+      b.label(done);
+    };
+    const b = new ProgramBuilder({ name: 'blocks', type: 'xdp', license: 'GPL' });
+    clamp(b, 10);
+    clamp(b, 5);
+    b.ret(r1);
+    const program = b.assemble();
+    expect(new Set(program.labels.map((l) => l.name)).size).toBe(2);
+    expect(program.labels.map((l) => l.insn)).toEqual([2, 4]);
+    // Each jle skips exactly its own mov: target = index + off + 1.
+    expect(program.insns[0]!.off).toBe(1);
+    expect(program.insns[2]!.off).toBe(1);
+  });
+
   it('records kfunc calls as relocations', () => {
     const b = new ProgramBuilder({ name: 'kf', type: 'xdp', license: 'GPL' });
     b.callKfunc('bpf_rcu_read_lock');

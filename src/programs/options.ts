@@ -81,9 +81,10 @@ export function resolveOptions<const S extends readonly OptionSpec[]>(specs: S, 
 
 export interface BuildSettings {
   /**
-   * Capture each instruction's source line (default true): needed for
-   * `--source` listings, not for loading. Once V8 has optimized the building
-   * code (repeated builds), capturing costs several µs per instruction.
+   * Capture each instruction's source line while building (true), never
+   * (false), or by default only when the source map is first read, by
+   * building again (see buildWithSourceMapOnDemand): loading a program
+   * never pays for locations, `--source` listings still get them.
    */
   readonly captureSites?: boolean;
 }

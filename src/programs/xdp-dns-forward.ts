@@ -1,5 +1,5 @@
 import { be16, ipv4 } from '../asm/byteorder.js';
-import { ProgramBuilder, r1, r2, r3, r4, r5 } from '../asm/dsl/index.js';
+import { buildWithSourceMapOnDemand, ProgramBuilder, r1, r2, r3, r4, r5 } from '../asm/dsl/index.js';
 import {
   applyUdpChecksumAdjustment,
   Ipv4,
@@ -44,11 +44,17 @@ const PROGRAM_NAME = 'xdp_dns_fwd';
 
 export function buildXdpDnsForward(input: Readonly<Record<string, unknown>> = {}, settings: BuildSettings = {}): AssembledProgram {
   const options = resolveOptions(XDP_DNS_FORWARD_OPTIONS, input);
+  return settings.captureSites === undefined
+    ? buildWithSourceMapOnDemand((captureSites) => emit(options, captureSites))
+    : emit(options, settings.captureSites);
+}
+
+function emit(options: XdpDnsForwardOptions, captureSites: boolean): AssembledProgram {
   const dnsPort = be16(options.dnsPort);
   const listenPort = be16(options.listenPort);
   const dnsIp = ipv4(options.dnsIp);
 
-  const b = new ProgramBuilder({ name: PROGRAM_NAME, type: 'xdp', license: 'GPL', captureSites: settings.captureSites ?? true });
+  const b = new ProgramBuilder({ name: PROGRAM_NAME, type: 'xdp', license: 'GPL', captureSites });
   const ctx = r1;
   const data = r2;
   const dataEnd = r3;

@@ -1,4 +1,5 @@
 export { ProgramBuilder } from './calls.js';
+export { buildWithSourceMapOnDemand } from './replay.js';
 export type { BuilderOptions } from './emitter.js';
 export type { SourceFor, RegisterLike } from './alu.js';
 export type { AtomicArithmetic, AtomicType, LegacyLoadType, LoadType, StoreType } from './memory.js';

@@ -76,6 +76,7 @@ export function reg(n: number): AnyReg64 {
   return register;
 }
 
+/** One of the exported register objects (not a look-alike made with the constructor). */
 export function isRegister(value: unknown): value is AnyReg {
-  return value instanceof Register;
+  return value instanceof Register && (value.bits === 64 ? VIEWS_64 : VIEWS_32)[value.index] === value;
 }
