@@ -22,3 +22,4 @@ export { bpfCall, bpfFd, OwnedFd } from './syscall.js';
 export * as attr from './attr.js';
 export { AttachType, MapTypeValue, ProgramTypeValue, XdpMode } from './uapi.js';
 export type { AttachTypeName, UpdateMode, XdpModeName } from './uapi.js';
+export * from './probes/index.js';

@@ -259,7 +259,7 @@ function openMaps(program: AssembledProgram, provided: Readonly<Record<string, M
 }
 
 /** LINUX_VERSION_CODE of the running kernel: kprobe programs had to carry it before Linux 5.0. */
-function kernelVersionCode(): number {
+export function kernelVersionCode(): number {
   const [major, minor, patch] = parseKernelRelease(release());
   return (major << 16) + (minor << 8) + Math.min(patch, 255);
 }
