@@ -3,6 +3,7 @@ import { helperByName, type HelperName } from '../helpers.js';
 import { ldPseudo } from '../load_store.js';
 import type { AssembledProgram } from '../program.js';
 import { assemble } from './assemble.js';
+import type { FunctionDraft } from './emitter.js';
 import { MapBuilder } from './maps.js';
 import type { AnyReg, Reg64 } from './registers.js';
 
@@ -78,7 +79,7 @@ export class ProgramBuilder extends MapBuilder {
     const entry = this.subprogram;
     this.symbolName(entry, name, 'subprogram');
     if (this.functions.some((fn) => fn.name === name)) this.fail(entry, `function '${name}' is defined twice`);
-    const fn = { name, entry: false, insns: [], site: this.site(entry) };
+    const fn: FunctionDraft = { name, entry: false, insns: [] };
     this.functions.push(fn);
     const outer = this.current;
     this.current = fn;

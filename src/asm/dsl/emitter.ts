@@ -37,7 +37,6 @@ export interface FunctionDraft {
   readonly name: string;
   readonly entry: boolean;
   readonly insns: DraftInsn[];
-  readonly site: CapturedSite | undefined;
 }
 
 export interface LabelDraft {
@@ -85,7 +84,7 @@ export class Emitter {
     }
     this.options = options;
     this.captureSites = options.captureSites !== false;
-    this.current = { name: options.name, entry: true, insns: [], site: undefined };
+    this.current = { name: options.name, entry: true, insns: [] };
     this.functions.push(this.current);
     for (const map of options.maps ?? []) this.addMap(entry, map);
   }
