@@ -71,14 +71,13 @@ function section(title: string, statuses: readonly FeatureStatus[], showDescript
   return [`${title}: ${count} of ${statuses.length} available`, ...statuses.map((s) => row(shortName(s), width, s, showDescription)), ''];
 }
 
-/** Helpers the kernel has no id for at all, as opposed to helpers it keeps from this program type. */
-const unknownToKernel = (status: FeatureStatus) => !status.supported && status.reason!.startsWith('the kernel does not know helper');
-
-function helperSummary(report: HelperReport, listAll: boolean): string[] {
+function helperSummary(report: HelperReport, typeWidth: number, programType: FeatureStatus | undefined, listAll: boolean): string[] {
+  const label = `  ${`${report.programType}:`.padEnd(typeWidth + 1)}`;
+  if (programType && !programType.supported) return [`${label} the program type is not available: ${programType.reason}`];
   const available = report.helpers.filter((s) => s.supported).length;
-  const missing = report.helpers.filter(unknownToKernel).map(shortName);
+  const missing = report.unknownToKernel;
   const lines = [
-    `  ${report.programType}: ${available} of ${report.helpers.length} available; ` +
+    `${label} ${available} of ${report.helpers.length} available; ` +
       `${report.helpers.length - available - missing.length} not for this program type; ` +
       `${missing.length} unknown to this kernel${missing.length > 0 ? `: ${missing.join(', ')}` : ''}`,
   ];
@@ -91,6 +90,8 @@ function helperSummary(report: HelperReport, listAll: boolean): string[] {
 
 function renderText(report: FeatureReport, listHelpers: boolean): string {
   const notProbed = report.helpers[0]?.notProbed ?? [];
+  const typeWidth = Math.max(0, ...report.helpers.map((helpers) => helpers.programType.length));
+  const programTypes = new Map(report.programTypes.map((status) => [shortName(status), status]));
   return [
     `eBPF features of Linux ${report.kernelRelease} (yes/no, the release that introduced each, and why not)`,
     '',
@@ -99,7 +100,7 @@ function renderText(report: FeatureReport, listHelpers: boolean): string {
     ...section('Instruction set', report.isa, true),
     ...section('Links', report.links, true),
     `Helpers by program type${listHelpers ? '' : ' (--helpers lists each)'}`,
-    ...report.helpers.flatMap((helpers) => helperSummary(helpers, listHelpers)),
+    ...report.helpers.flatMap((helpers) => helperSummary(helpers, typeWidth, programTypes.get(helpers.programType), listHelpers)),
     ...(notProbed.length > 0 ? [`  not probed: ${notProbed.map((n) => n.helper).join(', ')} (verifying them writes to the kernel log; --full probes them)`] : []),
     '',
   ].join('\n');

@@ -70,7 +70,7 @@ export class MissingFeatureError extends FeatureError {
   constructor(readonly status: FeatureStatus, kernelRelease = release()) {
     super(status.description, status.since, kernelRelease);
     if (kernelAtLeast(kernelRelease, status.since)) {
-      this.message = `${status.description}: not available on this kernel (${kernelRelease}), although Linux ${status.since} introduced it: ${status.reason}`;
+      this.message = `${status.description}: not available on this kernel (${kernelRelease}) although it is Linux ${status.since} or newer: ${status.reason}`;
     }
   }
 }

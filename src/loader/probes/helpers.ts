@@ -14,10 +14,10 @@
  *     the syscall type, which must be sleepable);
  * and any other verdict (a bad argument, usually) means the lookup passed.
  */
-import { callHelper, exit } from '../../asm/func.js';
 import { alu } from '../../asm/alu.js';
+import { callHelper, exit } from '../../asm/func.js';
 import { helperByName, type Helper, type HelperName } from '../../asm/helpers.js';
-import type { KernelProgramTypeName } from '../uapi.js';
+import { kernelAtLeast, KernelProgramType, type KernelProgramTypeName } from '../uapi.js';
 import { HELPER_SINCE } from './helper-versions.js';
 import { ATTR_TOO_NEW, inconclusive, NOT_PERMITTED } from './kernel.js';
 import { helpersProbeable, loadAs, probeProgramType } from './program-types.js';
@@ -34,6 +34,13 @@ export const SIDE_EFFECT_HELPERS: Readonly<Partial<Record<HelperName, string>>> 
   trace_vprintk: 'verifying it allocates trace_printk buffers and prints a notice to the kernel log',
   probe_write_user: 'verifying it prints a warning to the kernel log',
 };
+
+const UNKNOWN_HELPER = 'the kernel does not know helper';
+
+/** Whether the answer is "the kernel has no such helper at all", as opposed to "not for this program type". */
+export function unknownToKernel(status: FeatureStatus): boolean {
+  return !status.supported && status.reason!.startsWith(UNKNOWN_HELPER);
+}
 
 export function helperFeature(type: KernelProgramTypeName, helper: HelperName): string {
   return `helper:${type}:${helper}`;
@@ -53,7 +60,10 @@ export function probeHelper(type: KernelProgramTypeName, helperName: HelperName)
   const name = helperFeature(type, helperName);
   return cachedProbe(name, () => {
     const helper = helperNamed(helperName);
-    const since = HELPER_SINCE[helperName];
+    // The later of the helper's and the program type's release: netfilter programs (6.4) got map_lookup_elem (3.19) in 6.4.
+    const helperSince = HELPER_SINCE[helperName];
+    const typeSince = KernelProgramType[type].since;
+    const since = kernelAtLeast(helperSince, typeSince) ? helperSince : typeSince;
     const description = `bpf_${helperName} in ${type} programs`;
     const no = (reason: string) => unavailable(name, description, since, reason);
     const programs = probeProgramType(type);
@@ -62,7 +72,7 @@ export function probeHelper(type: KernelProgramTypeName, helperName: HelperName)
     const { refusal, log } = loadAs(type, [callHelper(helper.id), alu('MOV', true, 0, { imm: 0 }), exit()]);
     if (!refusal) return available(name, description, since);
     // The program has one call, so these messages can only be about it.
-    if (log.includes('invalid func ')) return no(`the kernel does not know helper ${helper.id} (bpf_${helperName}, Linux ${since})`);
+    if (log.includes('invalid func ')) return no(`${UNKNOWN_HELPER} ${helper.id} (bpf_${helperName}, Linux ${helperSince})`);
     if (['program of this type cannot use helper', 'unknown func ', 'not supported for program type'].some((marker) => log.includes(marker))) {
       return no(`the kernel has bpf_${helperName}, but not for ${type} programs`);
     }

@@ -67,13 +67,13 @@ export const NOT_PERMITTED =
 /** Text for E2BIG: the request sets bpf_attr fields the kernel does not have. */
 export const ATTR_TOO_NEW = 'the kernel predates fields of bpf_attr that this request needs (E2BIG)';
 
-/**
- * Whether this process may use bpf() at all, settled once by loading the
- * smallest socket filter. Without it every probe would say "no" for the
- * wrong reason, so its failure is thrown instead.
- */
 let baselineChecked = false;
 
+/**
+ * Whether this process may use bpf() at all, settled once by `load`ing the
+ * smallest program. Without it every probe would say "no" for the wrong
+ * reason, so its failure is thrown instead.
+ */
 export function assertCanLoadPrograms(load: () => Refusal | undefined): void {
   if (baselineChecked) return;
   const refusal = load();

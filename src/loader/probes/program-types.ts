@@ -6,14 +6,14 @@
  * kernel knows the type.
  */
 import { release } from 'node:os';
+import { alu } from '../../asm/alu.js';
 import { exit } from '../../asm/func.js';
 import { encode, type Instruction } from '../../asm/instruction.js';
-import { alu } from '../../asm/alu.js';
 import { parseVerifierLog } from '../errors.js';
+import { native } from '../native.js';
 import { kernelVersionCode } from '../program.js';
 import { AttachType, F_SLEEPABLE, KernelProgramType, type AttachTypeName, type KernelProgramTypeName } from '../uapi.js';
 import { probeLoadAttr } from './attr.js';
-import { native } from '../native.js';
 import { assertCanLoadPrograms, attempt, ATTR_TOO_NEW, inconclusive, logText, NOT_PERMITTED, type Refusal } from './kernel.js';
 import { available, cachedProbe, unavailable, type FeatureStatus } from './status.js';
 

@@ -5,7 +5,7 @@
 import { release } from 'node:os';
 import { HELPERS, type HelperName } from '../../asm/helpers.js';
 import { KernelMapType, KernelProgramType, ProgramTypeValue, type KernelMapTypeName, type KernelProgramTypeName } from '../uapi.js';
-import { probeHelper, SIDE_EFFECT_HELPERS } from './helpers.js';
+import { probeHelper, SIDE_EFFECT_HELPERS, unknownToKernel } from './helpers.js';
 import { ISA_FEATURES, probeIsa } from './isa.js';
 import { LINK_FEATURES, probeLink } from './links.js';
 import { probeMapType } from './map-types.js';
@@ -16,6 +16,8 @@ export interface HelperReport {
   readonly programType: KernelProgramTypeName;
   /** One answer per helper probed, in helper id order. */
   readonly helpers: readonly FeatureStatus[];
+  /** Helpers the kernel does not know at all (too old for them), a subset of those not available. */
+  readonly unknownToKernel: readonly HelperName[];
   /** Helpers left out because verifying a call to them leaves a trace in the kernel (see `full`). */
   readonly notProbed: readonly { readonly helper: HelperName; readonly why: string }[];
 }
@@ -52,7 +54,8 @@ function helperReport(programType: KernelProgramTypeName, full: boolean): Helper
     if (why && !full) notProbed.push({ helper, why });
     else helpers.push(probeHelper(programType, helper));
   }
-  return { programType, helpers, notProbed };
+  const unknown = helpers.filter(unknownToKernel).map((status) => status.name.split(':')[2] as HelperName);
+  return { programType, helpers, unknownToKernel: unknown, notProbed };
 }
 
 /** Probe everything (each answer once per process) and return the table. */
