@@ -81,7 +81,7 @@ describe('DSL misuse is a DslError at the caller', () => {
 
   it('write to r10', () => {
     const b = builder();
-    expectDslError(() => b.mov(r10 as never, 1), '@write-r10', /read-only frame pointer/); // @write-r10
+    expectDslError(() => (b.mov as (dst: unknown, src: number) => unknown)(r10, 1), '@write-r10', /read-only frame pointer/); // @write-r10
   });
 
   it('register out of range', () => {

@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import { PROGRAMS, type ProgramEntry } from '../programs/index.js';
+import { PROGRAMS, programNamed, type ProgramEntry } from '../programs/index.js';
 import { UsageError } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -7,7 +7,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export function findProgram(command: string, name: string | undefined): ProgramEntry {
   const names = Object.keys(PROGRAMS).join(', ');
   if (name === undefined) throw new UsageError(`${command}: expected a program name (${names})`);
-  const entry = PROGRAMS[name];
+  const entry = programNamed(name);
   if (!entry) throw new UsageError(`${command}: unknown program '${name}' (programs: ${names}; see bpfgen list)`);
   return entry;
 }

@@ -27,6 +27,11 @@ export interface ProgramEntry {
   build(options?: Readonly<Record<string, unknown>>, settings?: BuildSettings): AssembledProgram;
 }
 
+/** The program registered under a CLI name; only the registry's own keys count, not inherited ones like 'constructor'. */
+export function programNamed(name: string): ProgramEntry | undefined {
+  return Object.hasOwn(PROGRAMS, name) ? PROGRAMS[name] : undefined;
+}
+
 export const PROGRAMS: Readonly<Record<string, ProgramEntry>> = {
   'xdp-dns-forward': {
     name: 'xdp-dns-forward',

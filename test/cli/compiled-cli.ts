@@ -52,7 +52,7 @@ export function compiledCli(): CompiledCli {
   const dir = mkdtempSync(join(tmpdir(), 'bpfgen-cli-'));
   const cleanups = [() => rmSync(dir, { recursive: true, force: true })];
   try {
-    execFileSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(repoRoot, 'tsconfig.json'), '--outDir', join(dir, 'dist'), '--declaration', 'false', '--sourceMap', 'false'], {
+    execFileSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(repoRoot, 'tsconfig.json'), '--outDir', join(dir, 'dist'), '--declaration', 'false'], {
       timeout: 120_000,
     });
     copyFileSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));

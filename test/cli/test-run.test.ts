@@ -93,7 +93,7 @@ function pcapFile(frames: Uint8Array[], options: { littleEndian: boolean; nanose
   header.setUint16(6, 4, le);
   header.setUint32(16, 65535, le);
   header.setUint32(20, options.linkType ?? 1, le);
-  const parts = [new Uint8Array(header.buffer)];
+  const parts: Uint8Array[] = [new Uint8Array(header.buffer)];
   frames.forEach((frame, i) => {
     const record = new DataView(new ArrayBuffer(16));
     record.setUint32(0, 1_700_000_000 + i, le);

@@ -1,4 +1,6 @@
-import { dirname, isAbsolute, relative, sep } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SourceLocation } from '../program.js';
 
@@ -22,13 +24,20 @@ export interface CapturedSite {
 /** The public DSL method the user called; frames from it inward are dropped. */
 export type Entry = Function;
 
-/** Frames inside this directory are DSL internals, never the user's call site. */
-const DSL_DIR = dirname(fileURLToPath(import.meta.url)) + sep;
+/**
+ * Frames inside the assembler (the DSL and building blocks such as
+ * packet.ts) are library internals: the call site is the first frame of the
+ * program that used them.
+ */
+const DSL_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
+
+/** Frames captured per instruction: the user's call plus room for building blocks that call the DSL. */
+const INSTRUCTION_FRAMES = 4;
 
 /** Frames kept when capturing for an error: enough to step over DSL frames that `entry` did not cover. */
 const ERROR_FRAMES = 12;
 
-export function captureSite(entry: Entry, frames = 1): CapturedSite {
+export function captureSite(entry: Entry, frames = INSTRUCTION_FRAMES): CapturedSite {
   const holder: { stack?: unknown } = {};
   const savedLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = frames;
@@ -78,8 +87,30 @@ function toPath(name: string): string {
   return name.startsWith('file://') ? fileURLToPath(name) : name;
 }
 
+/** Parsed source maps of compiled files, so a frame in dist/x.js is reported at src/x.ts. */
+const sourceMaps = new Map<string, SourceMap | undefined>();
+
+function original(at: { file: string; line: number; column?: number | undefined }): { file: string; line: number; column?: number | undefined } {
+  if (!at.file.endsWith('.js')) return at;
+  let map = sourceMaps.get(at.file);
+  if (!sourceMaps.has(at.file)) {
+    const path = `${at.file}.map`;
+    try {
+      map = existsSync(path) ? new SourceMap(JSON.parse(readFileSync(path, 'utf8'))) : undefined;
+    } catch {
+      map = undefined; // an unreadable map only costs the mapping, never the build
+    }
+    sourceMaps.set(at.file, map);
+  }
+  const entry = map?.findEntry(at.line - 1, (at.column ?? 1) - 1);
+  if (!entry || !('originalSource' in entry) || !entry.originalSource) return at;
+  const source = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : resolve(dirname(at.file), entry.originalSource);
+  return { file: source, line: entry.originalLine + 1, column: entry.originalColumn + 1 };
+}
+
 /** Paths under the working directory are shown relative to it, as compilers do. */
-function display(at: { file: string; line: number; column?: number | undefined }): SourceLocation {
+function display(compiled: { file: string; line: number; column?: number | undefined }): SourceLocation {
+  const at = original(compiled);
   const rel = isAbsolute(at.file) ? relative(process.cwd(), at.file) : at.file;
   const file = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : at.file;
   return at.column !== undefined ? { file, line: at.line, column: at.column } : { file, line: at.line };

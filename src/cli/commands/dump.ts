@@ -5,7 +5,7 @@ import type { AssembledProgram } from '../../asm/program.js';
 import { assembleText } from '../../asm/text/index.js';
 import { parseWords } from '../../asm/text/words.js';
 import type { Program } from '../../loader/index.js';
-import { PROGRAMS } from '../../programs/index.js';
+import { PROGRAMS, programNamed } from '../../programs/index.js';
 import { choiceFlag, parseCommandLine } from '../args.js';
 import { readInput } from '../io.js';
 import { helperCallNamer } from '../kallsyms.js';
@@ -56,8 +56,7 @@ Examples:
       asm: { type: 'string' },
       xlated: { type: 'boolean' },
     } as const;
-    const candidate = argv.find((a) => !a.startsWith('-'));
-    const entry = candidate !== undefined && PROGRAMS[candidate] ? PROGRAMS[candidate] : undefined;
+    const entry = argv.map(programNamed).find((e) => e !== undefined);
     const { values, positionals } = parseCommandLine('dump', argv, { ...common, ...(entry ? programFlags(entry) : {}) });
     const format = choiceFlag('--format', values.format as string | undefined, DISASM_FORMATS, 'llvm');
     const options = { source: values.source === true };

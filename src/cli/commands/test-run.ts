@@ -1,4 +1,4 @@
-import { PROGRAMS } from '../../programs/index.js';
+import { PROGRAMS, programNamed } from '../../programs/index.js';
 import { integerFlag, parseCommandLine } from '../args.js';
 import { withLoadedProgram } from '../load.js';
 import { diffPackets } from '../packet/diff.js';
@@ -63,8 +63,7 @@ Examples:
       repeat: { type: 'string' },
       json: { type: 'boolean' },
     } as const;
-    const candidate = argv.find((a) => Object.hasOwn(PROGRAMS, a));
-    const named = candidate !== undefined ? PROGRAMS[candidate] : undefined;
+    const named = argv.map(programNamed).find((entry) => entry !== undefined);
     const { values, positionals } = parseCommandLine('test-run', argv, { ...common, ...(named ? programFlags(named) : {}) });
     if (positionals.length !== 1) throw new UsageError(`test-run: expected one PROGRAM${positionals.length > 1 ? `, not ${positionals.length} arguments` : ''} (see bpfgen list)`);
     const entry = findProgram('test-run', positionals[0]);
