@@ -27,7 +27,8 @@ Options:
   --json              print one JSON document (the FeatureReport of the library's probeAll)
   --helpers           list every helper of every program type, not just the counts
   --program-type T    probe the helpers of program type T (repeatable; 'all' for every
-                      type that can be probed); default: ${DEFAULT_HELPER_PROGRAM_TYPES.join(', ')}
+                      type that can be probed); by default the types bpfgen builds:
+                      ${DEFAULT_HELPER_PROGRAM_TYPES.join(', ')}
   --full              also probe trace_printk, trace_vprintk and probe_write_user, whose
                       verification writes to the kernel log (bpftool's 'full' mode)
 
