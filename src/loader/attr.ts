@@ -171,7 +171,7 @@ export function objectName(name: string): Uint8Array {
 }
 
 // BPF_MAP_CREATE: ends with map_extra (u64 at 64).
-const MAP_CREATE = {
+export const MAP_CREATE = {
   name: 'bpf_attr(MAP_CREATE)',
   size: 72,
   fields: {
@@ -180,7 +180,12 @@ const MAP_CREATE = {
     value_size: u32(8),
     max_entries: u32(12),
     map_flags: u32(16),
+    inner_map_fd: u32(20, '4.12'),
     map_name: bytes(28, OBJ_NAME_LEN, '4.15'),
+    btf_fd: u32(48, '4.18'),
+    btf_key_type_id: u32(52, '4.18'),
+    btf_value_type_id: u32(56, '4.18'),
+    btf_vmlinux_value_type_id: u32(60, '5.6'),
   },
 } as const satisfies StructLayout<string>;
 
@@ -237,7 +242,7 @@ export function mapGetNextKeyAttr(mapFd: number, key: Uint8Array | undefined, ne
 }
 
 // BPF_PROG_LOAD: ends with log_true_size (u32 at 140), padded to 144.
-const PROG_LOAD = {
+export const PROG_LOAD = {
   name: 'bpf_attr(PROG_LOAD)',
   size: 144,
   fields: {

@@ -33,32 +33,9 @@ export const BpfCommand = {
 } as const satisfies Record<string, KernelValue>;
 export type BpfCommandName = keyof typeof BpfCommand;
 
-/** `enum bpf_map_type`, keyed by the names `MapDefinition.type` uses. */
-export const MapTypeValue = {
-  hash: { value: 1, since: '3.19' },
-  array: { value: 2, since: '3.19' },
-  prog_array: { value: 3, since: '4.2' },
-  percpu_hash: { value: 5, since: '4.6' },
-  percpu_array: { value: 6, since: '4.6' },
-  lru_hash: { value: 9, since: '4.10' },
-  lru_percpu_hash: { value: 10, since: '4.10' },
-  ringbuf: { value: 27, since: '5.8' },
-} as const satisfies Record<MapType, KernelValue>;
-
-/** `enum bpf_prog_type`, keyed by the names `AssembledProgram.type` uses. */
-export const ProgramTypeValue = {
-  socket_filter: { value: 1, since: '3.19' },
-  kprobe: { value: 2, since: '4.1' },
-  sched_cls: { value: 3, since: '4.1' },
-  sched_act: { value: 4, since: '4.1' },
-  tracepoint: { value: 5, since: '4.7' },
-  xdp: { value: 6, since: '4.8' },
-  cgroup_skb: { value: 8, since: '4.10' },
-} as const satisfies Record<ProgramType, KernelValue>;
-
 /**
  * Every `enum bpf_prog_type` value (except UNSPEC), for probing the
- * kernel; ProgramTypeValue above is the subset that bpfgen builds.
+ * kernel; ProgramTypeValue below is the subset that bpfgen builds.
  */
 export const KernelProgramType = {
   socket_filter: { value: 1, since: '3.19' },
@@ -98,7 +75,7 @@ export type KernelProgramTypeName = keyof typeof KernelProgramType;
 
 /**
  * Every `enum bpf_map_type` value (except UNSPEC), for probing the kernel;
- * MapTypeValue above is the subset that bpfgen creates.
+ * MapTypeValue below is the subset that bpfgen creates.
  */
 export const KernelMapType = {
   hash: { value: 1, since: '3.19' },
@@ -136,6 +113,20 @@ export const KernelMapType = {
   arena: { value: 33, since: '6.9' },
 } as const satisfies Record<string, KernelValue>;
 export type KernelMapTypeName = keyof typeof KernelMapType;
+
+function subset<T extends Record<string, KernelValue>, K extends keyof T & string>(table: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, table[key]])) as Pick<T, K>;
+}
+
+/** The map types bpfgen creates, keyed by the names `MapDefinition.type` uses. */
+export const MapTypeValue = subset(KernelMapType, [
+  'hash', 'array', 'prog_array', 'percpu_hash', 'percpu_array', 'lru_hash', 'lru_percpu_hash', 'ringbuf',
+] as const) satisfies Record<MapType, KernelValue>;
+
+/** The program types bpfgen builds, keyed by the names `AssembledProgram.type` uses. */
+export const ProgramTypeValue = subset(KernelProgramType, [
+  'socket_filter', 'kprobe', 'sched_cls', 'sched_act', 'tracepoint', 'xdp', 'cgroup_skb',
+] as const) satisfies Record<ProgramType, KernelValue>;
 
 /** `enum bpf_attach_type`: the attach points of the program types above. */
 export const AttachType = {

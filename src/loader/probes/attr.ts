@@ -1,31 +1,11 @@
 /**
- * The bpf_attr members that feature probes fill: BPF_PROG_LOAD and
- * BPF_MAP_CREATE with any numeric type (the loader's encoders take only the
- * types bpfgen builds) and the fields some types insist on (inner map,
- * BTF ids, program flags). Each buffer ends after the last field a probe
- * sets, so the oldest kernel that has those fields accepts it.
+ * Feature probes fill BPF_PROG_LOAD and BPF_MAP_CREATE with any numeric
+ * type (the loader's encoders take only the types bpfgen builds) and the
+ * fields some types insist on (inner map, BTF ids, program flags), using the
+ * loader's layouts. Fields a probe leaves unset stay zero, which older
+ * kernels accept in the tail they do not know.
  */
-import { cString, StructBuffer, type StructLayout } from '../attr.js';
-
-const u32 = (offset: number) => ({ offset, kind: 'u32' as const });
-const pointer = (offset: number) => ({ offset, kind: 'pointer' as const });
-
-const PROBE_PROG_LOAD = {
-  name: 'bpf_attr(PROG_LOAD)',
-  size: 72,
-  fields: {
-    prog_type: u32(0),
-    insn_cnt: u32(4),
-    insns: pointer(8),
-    license: pointer(16),
-    log_level: u32(24),
-    log_size: u32(28),
-    log_buf: pointer(32),
-    kern_version: u32(40),
-    prog_flags: u32(44),
-    expected_attach_type: u32(68),
-  },
-} as const satisfies StructLayout<string>;
+import { cString, MAP_CREATE, PROG_LOAD, StructBuffer } from '../attr.js';
 
 export interface ProbeLoadParams {
   readonly progType: number;
@@ -38,8 +18,8 @@ export interface ProbeLoadParams {
   readonly log: Uint8Array;
 }
 
-export function probeLoadAttr(params: ProbeLoadParams): StructBuffer<keyof typeof PROBE_PROG_LOAD.fields> {
-  return new StructBuffer(PROBE_PROG_LOAD)
+export function probeLoadAttr(params: ProbeLoadParams): StructBuffer<keyof typeof PROG_LOAD.fields> {
+  return new StructBuffer(PROG_LOAD)
     .u32('prog_type', params.progType)
     .u32('insn_cnt', params.insns.byteLength / 8)
     .pointer('insns', params.insns)
@@ -52,23 +32,6 @@ export function probeLoadAttr(params: ProbeLoadParams): StructBuffer<keyof typeo
     .u32('prog_flags', params.progFlags ?? 0)
     .u32('expected_attach_type', params.expectedAttachType ?? 0);
 }
-
-const PROBE_MAP_CREATE = {
-  name: 'bpf_attr(MAP_CREATE)',
-  size: 64,
-  fields: {
-    map_type: u32(0),
-    key_size: u32(4),
-    value_size: u32(8),
-    max_entries: u32(12),
-    map_flags: u32(16),
-    inner_map_fd: u32(20),
-    btf_fd: u32(48),
-    btf_key_type_id: u32(52),
-    btf_value_type_id: u32(56),
-    btf_vmlinux_value_type_id: u32(60),
-  },
-} as const satisfies StructLayout<string>;
 
 export interface ProbeMapParams {
   readonly mapType: number;
@@ -83,8 +46,8 @@ export interface ProbeMapParams {
   readonly btfVmlinuxValueTypeId?: number;
 }
 
-export function probeMapAttr(params: ProbeMapParams): StructBuffer<keyof typeof PROBE_MAP_CREATE.fields> {
-  return new StructBuffer(PROBE_MAP_CREATE)
+export function probeMapAttr(params: ProbeMapParams): StructBuffer<keyof typeof MAP_CREATE.fields> {
+  return new StructBuffer(MAP_CREATE)
     .u32('map_type', params.mapType)
     .u32('key_size', params.keySize)
     .u32('value_size', params.valueSize)
