@@ -23,3 +23,4 @@ export * as attr from './attr.js';
 export { AttachType, MapTypeValue, ProgramTypeValue, XdpMode } from './uapi.js';
 export type { AttachTypeName, UpdateMode, XdpModeName } from './uapi.js';
 export * from './probes/index.js';
+export * from './netlink/index.js';
