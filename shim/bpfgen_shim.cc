@@ -11,9 +11,12 @@
 #include <string>
 
 #include <net/if.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <uv.h>
 
 namespace {
 
@@ -219,6 +222,140 @@ Napi::Value Recvfrom(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(received));
 }
 
+// recvmsg(fd, data, flags, sockaddr?, control?) -> { bytes, addressBytes,
+// controlBytes, flags }: one datagram into `data`, the sender's address into
+// `sockaddr` and ancillary messages (cmsg) into `control`, with the lengths
+// the kernel reports; `bytes` is the full datagram length with MSG_TRUNC.
+Napi::Value Recvmsg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool ok = true;
+  int64_t fd = IntegerArg(info, 0, "fd", ok);
+  Napi::Uint8Array data = ok ? BytesArg(info, 1, "data", false, ok) : Napi::Uint8Array();
+  int64_t flags = ok ? IntegerArg(info, 2, "flags", ok) : 0;
+  Napi::Uint8Array address = ok ? BytesArg(info, 3, "sockaddr", true, ok) : Napi::Uint8Array();
+  Napi::Uint8Array control = ok ? BytesArg(info, 4, "control", true, ok) : Napi::Uint8Array();
+  if (!ok) return env.Undefined();
+  iovec vector{DataOf(data), LengthOf(data)};
+  msghdr message{};
+  message.msg_iov = &vector;
+  message.msg_iovlen = 1;
+  ssize_t received;
+  do {
+    message.msg_name = DataOf(address);
+    message.msg_namelen = static_cast<socklen_t>(LengthOf(address));
+    message.msg_control = DataOf(control);
+    message.msg_controllen = LengthOf(control);
+    received = recvmsg(static_cast<int>(fd), &message, static_cast<int>(flags));
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) return ThrowErrno(env, errno, "recvmsg");
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("bytes", Napi::Number::New(env, static_cast<double>(received)));
+  result.Set("addressBytes", Napi::Number::New(env, message.msg_namelen));
+  result.Set("controlBytes", Napi::Number::New(env, static_cast<double>(message.msg_controllen)));
+  result.Set("flags", Napi::Number::New(env, message.msg_flags));
+  return result;
+}
+
+// new FdWatcher(fd, callback): calls callback() on the event loop whenever
+// fd is readable (libuv uv_poll, level-triggered) until stop(), so that
+// JavaScript can drain a non-blocking descriptor without a thread and
+// without blocking the loop. While it watches, it keeps itself alive and
+// keeps the loop running.
+class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FdWatcher", {InstanceMethod<&FdWatcher::Stop>("stop")});
+  }
+
+  explicit FdWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdWatcher>(info) {
+    Napi::Env env = info.Env();
+    bool ok = true;
+    int64_t fd = IntegerArg(info, 0, "fd", ok);
+    if (!ok) return;
+    if (info.Length() < 2 || !info[1].IsFunction()) {
+      ThrowType(env, "callback must be a function");
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "no libuv event loop in this environment").ThrowAsJavaScriptException();
+      return;
+    }
+    auto* handle = new uv_poll_t;
+    int error = uv_poll_init(loop, handle, static_cast<int>(fd));
+    if (error != 0) {
+      delete handle;
+      ThrowErrno(env, -error, "uv_poll_init");
+      return;
+    }
+    handle->data = this;
+    error = uv_poll_start(handle, UV_READABLE, OnEvent);
+    if (error != 0) {
+      Release(handle);
+      ThrowErrno(env, -error, "uv_poll_start");
+      return;
+    }
+    handle_ = handle;
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    Ref();
+    napi_add_env_cleanup_hook(env, OnEnvironmentTeardown, this);
+  }
+
+  // Reached while still watching only when the environment is torn down.
+  ~FdWatcher() override { StopPolling(); }
+
+ private:
+  static void Release(uv_poll_t* handle) {
+    handle->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* closed) { delete reinterpret_cast<uv_poll_t*>(closed); });
+  }
+
+  // The handle outlives this object until libuv has closed it.
+  void StopPolling() {
+    if (handle_ == nullptr) return;
+    uv_poll_stop(handle_);
+    Release(handle_);
+    handle_ = nullptr;
+    napi_remove_env_cleanup_hook(Env(), OnEnvironmentTeardown, this);
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) {
+      StopPolling();
+      callback_.Reset();
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  static void OnEnvironmentTeardown(void* watcher) { static_cast<FdWatcher*>(watcher)->StopPolling(); }
+
+  static void OnEvent(uv_poll_t* handle, int status, int /*events*/) {
+    auto* watcher = static_cast<FdWatcher*>(handle->data);
+    if (watcher == nullptr || watcher->callback_.IsEmpty()) return;
+    Napi::Env env = watcher->Env();
+    Napi::HandleScope scope(env);
+    // MakeCallback, as for any I/O callback: microtasks run afterwards.
+    watcher->callback_.MakeCallback(env.Global(), {Napi::Number::New(env, status)});
+    if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+  }
+
+  uv_poll_t* handle_ = nullptr;
+  Napi::FunctionReference callback_;
+};
+
+// setns(fd, nstype): move the calling thread into the namespace that fd
+// refers to (an open /run/netns/NAME with CLONE_NEWNET, say). Sockets it
+// creates afterwards belong to that namespace for their whole life.
+Napi::Value Setns(const Napi::CallbackInfo& info) {
+  bool ok = true;
+  int64_t fd = IntegerArg(info, 0, "fd", ok);
+  int64_t type = ok ? IntegerArg(info, 1, "nstype", ok) : 0;
+  if (!ok) return info.Env().Undefined();
+  if (setns(static_cast<int>(fd), static_cast<int>(type)) < 0) return ThrowErrno(info.Env(), errno, "setns");
+  return info.Env().Undefined();
+}
+
 Napi::Value IfNametoindex(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) return ThrowType(info.Env(), "name must be a string");
   std::string name = info[0].As<Napi::String>().Utf8Value();
@@ -236,6 +373,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockopt", Napi::Function::New(env, Getsockopt, "getsockopt"));
   exports.Set("sendto", Napi::Function::New(env, Sendto, "sendto"));
   exports.Set("recvfrom", Napi::Function::New(env, Recvfrom, "recvfrom"));
+  exports.Set("recvmsg", Napi::Function::New(env, Recvmsg, "recvmsg"));
+  exports.Set("FdWatcher", FdWatcher::Define(env));
+  exports.Set("setns", Napi::Function::New(env, Setns, "setns"));
   exports.Set("if_nametoindex", Napi::Function::New(env, IfNametoindex, "if_nametoindex"));
   return exports;
 }

@@ -22,7 +22,25 @@ export interface NativeShim {
   sendto(fd: number, data: Uint8Array, flags: number, sockaddr?: Uint8Array): number;
   /** Returns the number of bytes received; the sender's sockaddr is written into `sockaddr`. */
   recvfrom(fd: number, data: Uint8Array, flags: number, sockaddr?: Uint8Array): number;
+  /** One datagram into `data`, the sender's sockaddr into `sockaddr`, ancillary messages (cmsg) into `control`. */
+  recvmsg(fd: number, data: Uint8Array, flags: number, sockaddr?: Uint8Array, control?: Uint8Array): ReceivedMessage;
+  /** Move the calling thread into the namespace `fd` refers to (nstype e.g. CLONE_NEWNET); sockets created afterwards stay in it. */
+  setns(fd: number, nstype: number): void;
+  /**
+   * Calls `onReadable` on the event loop whenever `fd` is readable (libuv
+   * poll, level-triggered) until stop(); status is 0 or a negative libuv error.
+   * While it watches, it keeps the event loop alive.
+   */
+  FdWatcher: new (fd: number, onReadable: (status: number) => void) => { stop(): void };
   if_nametoindex(name: string): number;
+}
+
+/** What recvmsg reports: lengths as the kernel set them (`bytes` is the full datagram length with MSG_TRUNC), and msg_flags. */
+export interface ReceivedMessage {
+  readonly bytes: number;
+  readonly addressBytes: number;
+  readonly controlBytes: number;
+  readonly flags: number;
 }
 
 /** Both src/loader and dist/loader sit two levels below the package root. */
