@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import { PROGRAMS, programNamed, type ProgramEntry } from '../programs/index.js';
+import { PROGRAMS, programNamed, type OptionKind, type ProgramEntry } from '../programs/index.js';
 import { UsageError } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -27,9 +27,12 @@ export function programOptionValues(entry: ProgramEntry, values: Record<string, 
   return out;
 }
 
+/** How help shows the value of each kind of option. */
+const OPTION_METAVAR: Readonly<Record<OptionKind, string>> = { ipv4: 'A.B.C.D', endpoint: 'A.B.C.D:PORT', port: 'N', int: 'N', ifindex: 'N' };
+
 /** The help lines for a program's options. */
 export function programOptionHelp(entry: ProgramEntry): string {
-  const rows = entry.options.map((o) => [`${o.flag} ${o.kind === 'ipv4' ? 'A.B.C.D' : 'N'}`, `${o.help} (default ${o.default})`] as const);
+  const rows = entry.options.map((o) => [`${o.flag} ${OPTION_METAVAR[o.kind]}`, `${o.help} (default ${o.default})`] as const);
   const width = Math.max(0, ...rows.map(([f]) => f.length));
   return rows.map(([flag, help]) => `    ${flag.padEnd(width)}  ${help}`).join('\n');
 }

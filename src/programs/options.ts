@@ -6,10 +6,10 @@ import { parseIpv4 } from '../asm/byteorder.js';
  * validates values from either source and fills in defaults.
  */
 
-export type OptionKind = 'ipv4' | 'port' | 'int' | 'ifindex';
+export type OptionKind = 'ipv4' | 'endpoint' | 'port' | 'int' | 'ifindex';
 
-/** The value type of each kind: addresses stay dotted-quad text, the rest are numbers. */
-export type OptionValueOf<K extends OptionKind> = K extends 'ipv4' ? string : number;
+/** The value type of each kind: addresses (`A.B.C.D`) and endpoints (`A.B.C.D:PORT`) stay text, the rest are numbers. */
+export type OptionValueOf<K extends OptionKind> = K extends 'ipv4' | 'endpoint' ? string : number;
 
 export interface OptionSpec<K extends OptionKind = OptionKind> {
   /** Key in the options object, e.g. `dnsIp`. */
@@ -38,6 +38,20 @@ export class OptionError extends Error {
   }
 }
 
+/** An IPv4 address and UDP/TCP port, as `A.B.C.D:PORT` (an `endpoint` option's value). */
+export interface Ipv4Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** `'127.0.0.11:5353'` → { address: '127.0.0.11', port: 5353 }, or undefined unless it is exactly an IPv4 address, ':' and a port 1-65535. */
+export function parseEndpoint(text: string): Ipv4Endpoint | undefined {
+  const match = /^([^:]+):(\d{1,5})$/.exec(text);
+  if (!match || parseIpv4(match[1]!) === undefined) return undefined;
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65535 ? { address: match[1]!, port } : undefined;
+}
+
 const KIND_RANGE = {
   port: { min: 1, max: 65535, what: 'a port number 1-65535' },
   ifindex: { min: 1, max: 0x7fffffff, what: 'an interface index (a positive integer)' },
@@ -53,7 +67,13 @@ export function parseOptionValue<K extends OptionKind>(spec: OptionSpec<K>, raw:
     }
     return raw as OptionValueOf<K>;
   }
-  const range = KIND_RANGE[spec.kind as Exclude<OptionKind, 'ipv4'>];
+  if (spec.kind === 'endpoint') {
+    if (typeof raw !== 'string' || parseEndpoint(raw) === undefined) {
+      throw new OptionError(spec.flag, `${shown} is not an IPv4 address and port (A.B.C.D:PORT with a port 1-65535, e.g. 127.0.0.11:5353)`);
+    }
+    return raw as OptionValueOf<K>;
+  }
+  const range = KIND_RANGE[spec.kind as Exclude<OptionKind, 'ipv4' | 'endpoint'>];
   const value = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < range.min || value > range.max) {
     throw new OptionError(spec.flag, `${shown} is not ${range.what}`);
