@@ -7,3 +7,7 @@ export { getLink, setLinkXdp, XdpFlags } from './link.js';
 export type { LinkInfo, XdpAttachedName, XdpSetting, XdpState } from './link.js';
 export { attachXdpNetlink, detachXdpNetlink, queryXdp, XdpNetlinkAttachment } from '../xdp-netlink.js';
 export type { XdpDetachOptions, XdpNetlinkOptions, XdpQuery } from '../xdp-netlink.js';
+export { clsactParent, createClsact, deleteBpfFilter, deleteClsact, listFilters, listQdiscs, setBpfFilter, TCA_BPF_FLAG_ACT_DIRECT } from './tc.js';
+export type { BpfFilterSetting, FilterAddress, QdiscInfo, TcDirection, TcFilterInfo } from './tc.js';
+export { attachTcFilter, detachTcFilter, ensureClsact, listTcFilters, removeClsactIfCreated, TcFilterAttachment } from '../tc-netlink.js';
+export type { ClsactState, TcDetachOptions, TcFilterOptions } from '../tc-netlink.js';
