@@ -7,15 +7,20 @@
  * - ATTACHABLE lists the programs that can be attached, by CLI name (the
  *   same name as in PROGRAMS), with their attach options as data;
  * - detachPinned undoes what a pin directory records, whatever the program.
+ *
+ * The option kinds are in attach-options.ts, which the programs' own modules
+ * import: this module imports them, not the other way round.
  */
 import { rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { OptionError, parseOptionValue, type OptionSpec } from '../programs/options.js';
+import type { AttachOptionSpec } from './attach-options.js';
 import { linkDetachAttr, objGetAttr } from './attr.js';
 import { BpfError } from './errors.js';
 import { bpfObjectKind } from './info.js';
 import { PinDirectoryError, pinDirectoryEntries } from './pins.js';
 import { bpfCall, bpfFd } from './syscall.js';
+import { DNS_FORWARD_ATTACHABLE } from './dns-forward.js';
+import { XDP_NETLINK_RECORD } from './xdp-attachment.js';
 
 /** A program attached somewhere by this process. */
 export interface Attachment {
@@ -35,58 +40,6 @@ export interface Attachment {
   close(): Promise<void>;
 }
 
-/** An attach option chosen from a fixed list, e.g. `--mode generic|native|offload`. */
-export interface ChoiceOptionSpec {
-  readonly name: string;
-  readonly flag: `--${string}`;
-  readonly kind: 'choice';
-  readonly choices: readonly string[];
-  readonly default: string;
-  readonly help: string;
-}
-
-/** A network interface by name, e.g. `--iface lo`. */
-export interface InterfaceOptionSpec {
-  readonly name: string;
-  readonly flag: `--${string}`;
-  readonly kind: 'interface';
-  readonly default: string;
-  readonly help: string;
-}
-
-/** Options of attaching (where and how), beside the program's own build options. */
-export type AttachOptionSpec = OptionSpec | ChoiceOptionSpec | InterfaceOptionSpec;
-
-/** What the kernel accepts as an interface name (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
-function isInterfaceName(name: string): boolean {
-  return Buffer.byteLength(name) >= 1 && Buffer.byteLength(name) <= 15 && !/[/:\s]/.test(name) && name !== '.' && name !== '..';
-}
-
-/** Validate one attach option value (a command-line string or a value from code); OptionError names the flag. */
-export function parseAttachOption(spec: AttachOptionSpec, raw: unknown): string | number {
-  if (spec.kind === 'choice') {
-    if (typeof raw !== 'string' || !spec.choices.includes(raw)) throw new OptionError(spec.flag, `'${String(raw)}' is not one of ${spec.choices.join(', ')}`);
-    return raw;
-  }
-  if (spec.kind === 'interface') {
-    if (typeof raw !== 'string' || !isInterfaceName(raw)) {
-      throw new OptionError(spec.flag, `'${String(raw)}' is not an interface name (1-15 bytes without '/', ':' or spaces)`);
-    }
-    return raw;
-  }
-  return parseOptionValue(spec, raw);
-}
-
-/** The attach-option values of `input` (validated) or their defaults; keys of `input` no spec names are left alone. */
-export function resolveAttachOptions(specs: readonly AttachOptionSpec[], input: Readonly<Record<string, unknown>>): Record<string, string | number> {
-  const values: Record<string, string | number> = {};
-  for (const spec of specs) {
-    const raw = input[spec.name];
-    values[spec.name] = raw === undefined ? spec.default : parseAttachOption(spec, raw);
-  }
-  return values;
-}
-
 /** A program `bpfgen attach` can attach. */
 export interface AttachableProgram {
   /** CLI name, also its key in PROGRAMS. */
@@ -103,7 +56,9 @@ export interface AttachableProgram {
   detachFromInterface(iface: string): Promise<readonly string[]>;
 }
 
-export const ATTACHABLE: Readonly<Record<string, AttachableProgram>> = {};
+export const ATTACHABLE: Readonly<Record<string, AttachableProgram>> = {
+  'xdp-dns-forward': DNS_FORWARD_ATTACHABLE,
+};
 
 /** The attachable program registered under a CLI name (own keys only). */
 export function attachableNamed(name: string): AttachableProgram | undefined {
@@ -126,7 +81,7 @@ export interface PinnedRecordKind {
 }
 
 /** Kinds of records, one per way of attaching without a link. */
-const RECORD_KINDS: readonly PinnedRecordKind[] = [];
+const RECORD_KINDS: readonly PinnedRecordKind[] = [XDP_NETLINK_RECORD];
 
 const OBJECT_PREFIXES = ['link_', 'prog_', 'map_'];
 

@@ -14,7 +14,7 @@
  * bpffs refuses names with dots, which kernel object and interface names may
  * contain, so name components escape '.' as %2E (and '%' as %25).
  */
-import { mkdirSync, readdirSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Link } from './link.js';
 import type { MapHandle } from './maps.js';
@@ -116,6 +116,22 @@ export class PinSet {
   /** Every map of the program. */
   maps(program: Program): string[] {
     return [...program.maps.values()].map((map: MapHandle) => this.#pin(`map_${escapePinComponent(map.name)}`, (path) => map.pin(path)));
+  }
+
+  /**
+   * Pin another object at one of our paths: pinned beside it and renamed
+   * over it (bpffs supports rename), so the path never goes missing.
+   */
+  replace(path: string, pin: (path: string) => void): void {
+    if (!this.#paths.includes(path)) throw new Error(`${path} is not one of the pins made here`);
+    const beside = `${path}-new`;
+    pin(beside);
+    try {
+      renameSync(beside, path);
+    } catch (error) {
+      unlinkSync(beside);
+      throw error;
+    }
   }
 
   /** Remove the pins, newest first. */
