@@ -22,19 +22,28 @@ const PACKET_POINTERS = {
 export type PacketHook = keyof typeof PACKET_POINTERS;
 
 export const ETH_P_IP = 0x0800;
+export const ETH_P_IPV6 = 0x86dd;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+/** The IPv6 Fragment extension header's number (RFC 8200 section 4.5). */
+export const IPPROTO_FRAGMENT = 44;
 
 /** Field offsets within each header. */
 export const Ethernet = { size: 14, etherType: 12 } as const;
 /** IPv4 without options (IHL 5). */
 export const Ipv4 = { size: 20, versionIhl: 0, fragment: 6, protocol: 9, checksum: 10, saddr: 12, daddr: 16 } as const;
 export const Udp = { size: 8, sport: 0, dport: 2, length: 4, checksum: 6 } as const;
+/** The fixed IPv6 header (RFC 8200). */
+export const Ipv6 = { size: 40, nextHeader: 6, saddr: 8, daddr: 24 } as const;
+/** The IPv6 Fragment header: `offsetFlags` is the 16-bit word of the 13-bit fragment offset, 2 reserved bits and the M flag. */
+export const Ipv6Fragment = { size: 8, nextHeader: 0, offsetFlags: 2 } as const;
+/** The fragment offset bits of Ipv6Fragment.offsetFlags. */
+export const IPV6_FRAGMENT_OFFSET_MASK = 0xfff8;
 
 /** Version 4, header length 5 words: the only IPv4 header requireIpv4Udp accepts. */
-const IPV4_WITHOUT_OPTIONS = 0x45;
-/** The 13-bit fragment offset of the flags/offset field. */
-const FRAGMENT_OFFSET_MASK = 0x1fff;
+export const IPV4_WITHOUT_OPTIONS = 0x45;
+/** The 13-bit fragment offset of the IPv4 flags/offset field. */
+export const FRAGMENT_OFFSET_MASK = 0x1fff;
 
 export interface PacketRegisters {
   /** Pointer to the first byte of the packet. */
