@@ -2,7 +2,6 @@ import type { AssembledProgram, ProgramType } from '../asm/program.js';
 import type { BuildSettings, OptionSpec } from './options.js';
 import { buildTcDnsRedirectEth, buildTcDnsRedirectLo, TC_DNS_REDIRECT_ETH_OPTIONS, TC_DNS_REDIRECT_LO_OPTIONS } from './tc-dns-redirect.js';
 import { buildSocketDnsFilter, SOCKET_DNS_FILTER_OPTIONS } from './socket-dns-filter.js';
-import { buildSocketDnsFilter, SOCKET_DNS_FILTER_OPTIONS } from './socket-dns-filter.js';
 import { buildXdpDnsForward, XDP_DNS_FORWARD_OPTIONS } from './xdp-dns-forward.js';
 
 export {
@@ -59,13 +58,6 @@ export const PROGRAMS: Readonly<Record<string, ProgramEntry>> = {
     type: 'sched_cls',
     options: TC_DNS_REDIRECT_ETH_OPTIONS,
     build: (options, settings) => buildTcDnsRedirectEth(options, settings),
-  },
-  'socket-dns-filter': {
-    name: 'socket-dns-filter',
-    description: 'packet socket filter for DNS capture: keeps UDP to or from port whose DNS header has QDCOUNT 1 (IPv4 with options, IPv6), drops non-first fragments',
-    type: 'socket_filter',
-    options: SOCKET_DNS_FILTER_OPTIONS,
-    build: (options, settings) => buildSocketDnsFilter(options, settings),
   },
   'socket-dns-filter': {
     name: 'socket-dns-filter',
