@@ -247,3 +247,36 @@ export function splitPayload(payload: Uint8Array, headerSize: number, where: str
     attributes: payload.subarray(Math.min(align4(headerSize), payload.byteLength)),
   };
 }
+
+/** enum nlmsgerr_attrs: what an extended ack carries. */
+const NlmsgerrAttr = { NLMSGERR_ATTR_MSG: 1 } as const;
+
+/**
+ * The status an NLMSG_ERROR or NLMSG_DONE carries: a negated errno (0 for
+ * success), then, for NLMSG_ERROR, the header of our request (all of the
+ * request unless the kernel capped it), then any extended-ack attributes.
+ */
+export function decodeStatus(message: NetlinkMessage, where: string): { errno: number; kernelMessage?: string } {
+  const { payload } = message;
+  const isError = message.type === NLMSG_ERROR;
+  if (!isError && message.type !== NLMSG_DONE) throw new TypeError(`message type ${message.type} carries no status`);
+  if (!isError && payload.byteLength === 0) return { errno: 0 };
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const statusSize = isError ? 4 + NLMSG_HDRLEN : 4;
+  const kind = isError ? 'NLMSG_ERROR' : 'NLMSG_DONE';
+  if (payload.byteLength < statusSize) throw new NetlinkDecodeError(where, `${kind} has ${payload.byteLength} bytes, fewer than the ${statusSize} it must carry`);
+  const status = view.getInt32(0, NATIVE_LITTLE_ENDIAN);
+  if (status > 0) throw new NetlinkDecodeError(where, `${kind} carries ${status}, where 0 or a negated errno belongs`);
+  if ((message.flags & NlmFlags.ACK_TLVS) === 0) return { errno: -status };
+  let extAckAt = statusSize;
+  if (isError && (message.flags & NlmFlags.CAPPED) === 0) {
+    const echoed = view.getUint32(4, NATIVE_LITTLE_ENDIAN);
+    if (echoed < NLMSG_HDRLEN || 4 + align4(echoed) > payload.byteLength) {
+      throw new NetlinkDecodeError(where, `NLMSG_ERROR echoes a request of ${echoed} bytes in a ${payload.byteLength}-byte payload`);
+    }
+    extAckAt = 4 + align4(echoed);
+  }
+  const extAck = Attributes.decode(payload.subarray(extAckAt), `${where} > extended ack`, NlmsgerrAttr);
+  const kernelMessage = extAck.string(NlmsgerrAttr.NLMSGERR_ATTR_MSG);
+  return kernelMessage ? { errno: -status, kernelMessage } : { errno: -status };
+}

@@ -11,14 +11,12 @@ import { native } from '../native.js';
 import { OwnedFd } from '../syscall.js';
 import { NATIVE_LITTLE_ENDIAN } from '../attr.js';
 import {
-  align4,
-  Attributes,
   decodeMessages,
+  decodeStatus,
   encodeMessage,
   NetlinkDecodeError,
   NLMSG_DONE,
   NLMSG_ERROR,
-  NLMSG_HDRLEN,
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   NlmFlags,
@@ -41,8 +39,6 @@ const MSG_TRUNC = 0x20;
 /** struct sockaddr_nl: family, pad, port id, groups. */
 const SOCKADDR_NL_SIZE = 12;
 
-/** enum nlmsgerr_attrs: what an extended ack carries. */
-const NlmsgerrAttr = { NLMSGERR_ATTR_MSG: 1 } as const;
 
 /** The kernel answers rtnetlink requests at once; a silent socket means something is wrong. */
 const REPLY_TIMEOUT_SECONDS = 10;
@@ -195,14 +191,14 @@ export class NetlinkSocket {
           case NLMSG_OVERRUN:
             throw new NetlinkError(operation, errnoNumber('ENOBUFS'), 'the kernel dropped part of the reply (NLMSG_OVERRUN)');
           case NLMSG_ERROR: {
-            const status = readStatus(message, where, true);
+            const status = decodeStatus(message, where);
             if (status.errno !== 0) throw netlinkError(operation, status.errno, hints, status.kernelMessage);
             if (dump) throw new NetlinkDecodeError(where, 'an acknowledgement arrived in the middle of a dump');
             return { messages, interrupted };
           }
           case NLMSG_DONE: {
             if (!dump) throw new NetlinkDecodeError(where, 'NLMSG_DONE arrived for a request that is not a dump');
-            const status = readStatus(message, where, false);
+            const status = decodeStatus(message, where);
             if (status.errno !== 0) throw netlinkError(operation, status.errno, hints, status.kernelMessage);
             return { messages, interrupted: interrupted || (message.flags & NlmFlags.DUMP_INTR) !== 0 };
           }
@@ -258,34 +254,6 @@ function netlinkError(operation: string, errno: number, hints: ErrnoHints, kerne
   const names = errnoNames(errno);
   const explanation = names.map((name) => hints[name]).find(Boolean) ?? names.map((name) => GENERIC[name]).find(Boolean) ?? 'unexpected for this request';
   return new NetlinkError(operation, errno, explanation, kernelMessage);
-}
-
-/**
- * The status an NLMSG_ERROR or NLMSG_DONE carries: a negated errno (0 for
- * success), then, for NLMSG_ERROR, the header of our request (all of the
- * request unless the kernel capped it), then any extended-ack attributes.
- */
-function readStatus(message: NetlinkMessage, where: string, isError: boolean): { errno: number; kernelMessage?: string } {
-  const { payload } = message;
-  if (!isError && payload.byteLength === 0) return { errno: 0 };
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const statusSize = isError ? 4 + NLMSG_HDRLEN : 4;
-  const kind = isError ? 'NLMSG_ERROR' : 'NLMSG_DONE';
-  if (payload.byteLength < statusSize) throw new NetlinkDecodeError(where, `${kind} has ${payload.byteLength} bytes, fewer than the ${statusSize} it must carry`);
-  const status = view.getInt32(0, NATIVE_LITTLE_ENDIAN);
-  if (status > 0) throw new NetlinkDecodeError(where, `${kind} carries ${status}, where 0 or a negated errno belongs`);
-  if ((message.flags & NlmFlags.ACK_TLVS) === 0) return { errno: -status };
-  let extAckAt = statusSize;
-  if (isError && (message.flags & NlmFlags.CAPPED) === 0) {
-    const echoed = view.getUint32(4, NATIVE_LITTLE_ENDIAN);
-    if (echoed < NLMSG_HDRLEN || 4 + align4(echoed) > payload.byteLength) {
-      throw new NetlinkDecodeError(where, `NLMSG_ERROR echoes a request of ${echoed} bytes in a ${payload.byteLength}-byte payload`);
-    }
-    extAckAt = 4 + align4(echoed);
-  }
-  const extAck = Attributes.decode(payload.subarray(extAckAt), `${where} > extended ack`, NlmsgerrAttr);
-  const kernelMessage = extAck.string(NlmsgerrAttr.NLMSGERR_ATTR_MSG);
-  return kernelMessage ? { errno: -status, kernelMessage } : { errno: -status };
 }
 
 /** Open a socket for the duration of `use`. */

@@ -156,36 +156,34 @@ const hex = (bytes: Uint8Array): string => Array.from(bytes, (byte) => byte.toSt
 export function listFilters(socket: NetlinkSocket, ifindex: number, iface: string, direction: TcDirection): TcFilterInfo[] {
   const operation = `listing the ${direction} filters of ${iface} (RTM_GETTFILTER)`;
   const where = `RTM_GETTFILTER reply for ${iface} ${direction}`;
-  const filters: TcFilterInfo[] = [];
-  for (const message of socket.dump({ type: RTM_GETTFILTER, header: tcmsg({ ifindex, parent: clsactParent(direction) }) }, operation)) {
-    if (message.type !== RTM_NEWTFILTER) continue;
-    const filter = decodeTcmsg(message.payload, where);
-    // Each priority is announced once with handle 0 (the classifier itself), then once per filter.
-    if (filter.handle === 0) continue;
-    const kind = requiredKind(filter.attributes);
-    const options = kind === 'bpf' ? filter.attributes.nested(Tca.TCA_OPTIONS, TcaBpf) : undefined;
-    const programId = options?.u32(TcaBpf.TCA_BPF_ID);
-    const programName = options?.string(TcaBpf.TCA_BPF_NAME);
-    const tag = options?.bytes(TcaBpf.TCA_BPF_TAG);
-    filters.push({
-      priority: filter.info >>> 16,
-      handle: filter.handle,
-      protocol: swap16(filter.info & 0xffff),
-      kind,
-      chain: filter.attributes.u32(Tca.TCA_CHAIN) ?? 0,
-      ...(options
-        ? {
-            bpf: {
-              ...(programId !== undefined ? { programId } : {}),
-              ...(programName !== undefined ? { programName } : {}),
-              directAction: ((options.u32(TcaBpf.TCA_BPF_FLAGS) ?? 0) & TCA_BPF_FLAG_ACT_DIRECT) !== 0,
-              ...(tag !== undefined ? { tag: hex(tag) } : {}),
-            },
-          }
-        : {}),
-    });
-  }
-  return filters;
+  return socket
+    .dump({ type: RTM_GETTFILTER, header: tcmsg({ ifindex, parent: clsactParent(direction) }) }, operation)
+    .filter((message) => message.type === RTM_NEWTFILTER)
+    .map((message) => decodeFilter(message.payload, where))
+    .filter((filter) => filter !== undefined);
+}
+
+/**
+ * An RTM_NEWTFILTER payload. A dump announces each priority once with
+ * handle 0 (the classifier itself, not a filter): that gives undefined.
+ */
+export function decodeFilter(payload: Uint8Array, where: string): TcFilterInfo | undefined {
+  const filter = decodeTcmsg(payload, where);
+  if (filter.handle === 0) return undefined;
+  const kind = requiredKind(filter.attributes);
+  const base = { priority: filter.info >>> 16, handle: filter.handle, protocol: swap16(filter.info & 0xffff), kind, chain: filter.attributes.u32(Tca.TCA_CHAIN) ?? 0 };
+  const options = kind === 'bpf' ? filter.attributes.nested(Tca.TCA_OPTIONS, TcaBpf) : undefined;
+  if (!options) return base;
+  const programId = options.u32(TcaBpf.TCA_BPF_ID);
+  const programName = options.string(TcaBpf.TCA_BPF_NAME);
+  const tag = options.bytes(TcaBpf.TCA_BPF_TAG);
+  const bpf = {
+    ...(programId !== undefined ? { programId } : {}),
+    ...(programName !== undefined ? { programName } : {}),
+    directAction: ((options.u32(TcaBpf.TCA_BPF_FLAGS) ?? 0) & TCA_BPF_FLAG_ACT_DIRECT) !== 0,
+    ...(tag !== undefined ? { tag: hex(tag) } : {}),
+  };
+  return { ...base, bpf };
 }
 
 export interface BpfFilterSetting {
