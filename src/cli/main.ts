@@ -2,13 +2,14 @@
 import { AsmSyntaxError, DslError } from '../asm/errors.js';
 import { EncodingError } from '../asm/instruction.js';
 import { asmCommand } from './commands/asm.js';
+import { buildCommand } from './commands/build.js';
 import { dumpCommand } from './commands/dump.js';
 import { listCommand } from './commands/list.js';
 import { probeCommand } from './commands/probe.js';
 import { testRunCommand } from './commands/test-run.js';
 import { UsageError, type Command } from './usage.js';
 
-const COMMANDS: readonly Command[] = [dumpCommand, asmCommand, listCommand, testRunCommand, probeCommand];
+const COMMANDS: readonly Command[] = [dumpCommand, buildCommand, asmCommand, listCommand, testRunCommand, probeCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -10,6 +10,7 @@ import { choiceFlag, parseCommandLine } from '../args.js';
 import { readInput } from '../io.js';
 import { helperCallNamer } from '../kallsyms.js';
 import { withLoadedProgram } from '../load.js';
+import { dumpObject } from './dump-object.js';
 import { findProgram, programFlags, programOptionHelp, programOptionValues } from '../program-args.js';
 import { UsageError, type Command } from '../usage.js';
 
@@ -23,16 +24,20 @@ export const dumpCommand: Command = {
   help: `Usage: bpfgen dump PROGRAM [program options] [--format F] [--source]
        bpfgen dump PROGRAM [program options] --xlated [--source]
        bpfgen dump --words FILE | --bin FILE | --asm FILE [--format F]
+       bpfgen dump --object FILE.o [--section NAME] [--format F] [--source]
 
 Builds PROGRAM for the given options and prints its instructions, or reads
 bytecode (--words: one 0x%016x word per line as in bpf_conformance's -- raw;
 --bin: raw little-endian bytes) or assembler text (--asm) and prints it.
+--object prints the code sections of an ELF object (clang's or bpfgen build's)
+with relocations as llvm-objdump -dr shows them; --source adds the line info.
 FILE may be - for stdin.
 
 Options:
   --format F   llvm (default: llvm-objdump -d syntax, reassemblable with bpfgen asm),
                bpftool, ubpf, json, hex, words
   --source     show the DSL call site (file:line) of every instruction
+  --section N  with --object, only the code section N (e.g. xdp, .text)
   --xlated     load PROGRAM into the kernel and print, after bpfgen's instructions,
                the kernel's translation of them as \`bpftool prog dump xlated\` does,
                with the program's id, tag, instruction counts and JIT size
@@ -45,7 +50,8 @@ Examples:
   bpfgen dump xdp-dns-forward
   bpfgen dump xdp-dns-forward --dns-ip 100.64.0.53 --listen-port 5054 --source
   bpfgen dump xdp-dns-forward --format words | bpfgen dump --words -
-  bpfgen dump xdp-dns-forward --xlated`,
+  bpfgen dump xdp-dns-forward --xlated
+  bpfgen dump --object prog.o --section xdp`,
   async run(argv) {
     // Program flags are only known once the program is named, so parse twice.
     const common = {
@@ -54,14 +60,17 @@ Examples:
       words: { type: 'string' },
       bin: { type: 'string' },
       asm: { type: 'string' },
+      object: { type: 'string' },
+      section: { type: 'string' },
       xlated: { type: 'boolean' },
     } as const;
     const entry = argv.map(programNamed).find((e) => e !== undefined);
     const { values, positionals } = parseCommandLine('dump', argv, { ...common, ...(entry ? programFlags(entry) : {}) });
     const format = choiceFlag('--format', values.format as string | undefined, DISASM_FORMATS, 'llvm');
     const options = { source: values.source === true };
-    const inputs = (['words', 'bin', 'asm'] as const).filter((k) => values[k] !== undefined);
-    if (inputs.length > 1) throw new UsageError(`dump: give only one of --words, --bin, --asm`);
+    const inputs = (['words', 'bin', 'asm', 'object'] as const).filter((k) => values[k] !== undefined);
+    if (inputs.length > 1) throw new UsageError(`dump: give only one of --words, --bin, --asm, --object`);
+    if (values.section !== undefined && inputs[0] !== 'object') throw new UsageError('--section: selects a section of an --object FILE');
     const xlated = values.xlated === true;
     if (xlated && inputs.length > 0) throw new UsageError(`--xlated: needs a built-in PROGRAM to load, not --${inputs[0]} (its program type is unknown)`);
     if (xlated && format !== 'bpftool' && values.format !== undefined) {
@@ -71,6 +80,10 @@ Examples:
     if (inputs.length === 1) {
       if (positionals.length > 0) throw new UsageError(`dump: unexpected argument '${positionals[0]}' with --${inputs[0]}`);
       const path = values[inputs[0]!] as string;
+      if (inputs[0] === 'object') {
+        process.stdout.write(dumpObject(path, values.section as string | undefined, format, options));
+        return 0;
+      }
       const name = path === '-' ? '<stdin>' : path;
       const raw = readInput(path);
       let listing: Listing;
