@@ -19,16 +19,16 @@
  * Run with `npm run bench:load` (root, or CAP_BPF + CAP_NET_ADMIN);
  * `npm run bench:load -- --rounds 1000` for more rounds.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { arch, cpus, release, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AssembledProgram } from '../src/asm/program.js';
-import type { PointerPatch } from '../src/loader/attr.js';
 import { BpfError, createMap, FeatureError, loadProgram, native, NativeUnavailableError, type MapHandle } from '../src/loader/index.js';
-import { BpfCommand } from '../src/loader/uapi.js';
 import { PROGRAMS, type ProgramEntry } from '../src/programs/index.js';
+import { machine, machineLine } from './machine.js';
+import { captureProgLoad, replayProgLoad, type ProgLoadRequest } from './prog-load.js';
+import { elapsedNs as elapsed, summarize as summarizeSamples } from './stats.js';
+import { formatTable, micros } from './table.js';
 
-const PROG_LOAD = BpfCommand.PROG_LOAD.value;
 // Compiled to bench/.work/bench/load.js; the results live beside this source.
 const RESULTS = new URL('../../results-load.json', import.meta.url);
 
@@ -41,56 +41,28 @@ interface Summary {
   readonly p90Ns: number;
 }
 
-/** Nearest-rank percentile of sorted samples. */
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 function summarize(samples: readonly number[]): Summary {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { medianNs: percentile(sorted, 50), p10Ns: percentile(sorted, 10), p90Ns: percentile(sorted, 90) };
-}
-
-function elapsed(start: bigint): number {
-  return Number(process.hrtime.bigint() - start);
-}
-
-/** The PROG_LOAD request bpfgen makes for `entry`, captured at the shim, to replay as the bare syscall. */
-function captureProgLoad(entry: ProgramEntry, maps: Record<string, MapHandle>): { attr: Uint8Array; pointers: readonly PointerPatch[] } {
-  const shim = native();
-  const original = shim.bpf;
-  let captured: { attr: Uint8Array; pointers: readonly PointerPatch[] } | undefined;
-  shim.bpf = (cmd, attr, pointers) => {
-    if (cmd === PROG_LOAD) captured = { attr, pointers: pointers ?? [] };
-    return original.call(shim, cmd, attr, pointers);
-  };
-  try {
-    loadProgram(entry.build({}, { captureSites: false }), { maps }).close();
-  } finally {
-    shim.bpf = original;
-  }
-  if (!captured) throw new Error(`loading ${entry.name} made no PROG_LOAD call`);
-  return captured;
+  const { median, p10, p90 } = summarizeSamples(samples);
+  return { medianNs: median, p10Ns: p10, p90Ns: p90 };
 }
 
 interface Subject {
   readonly entry: ProgramEntry;
   readonly built: AssembledProgram;
   readonly maps: Record<string, MapHandle>;
-  readonly request: { attr: Uint8Array; pointers: readonly PointerPatch[] };
+  readonly request: ProgLoadRequest;
   readonly samples: Record<Variant, number[]>;
 }
 
 function measure(subject: Subject, variant: Variant): number {
   const { entry, built, maps, request } = subject;
-  const shim = native();
   let start: bigint;
   switch (variant) {
     case 'progLoad': {
       start = process.hrtime.bigint();
-      const fd = shim.bpf(PROG_LOAD, request.attr, request.pointers);
+      const fd = replayProgLoad(request);
       const ns = elapsed(start);
-      shim.close(fd);
+      native().close(fd);
       return ns;
     }
     case 'build': {
@@ -116,28 +88,6 @@ function measure(subject: Subject, variant: Variant): number {
   }
 }
 
-function machine() {
-  const cpu = cpus();
-  const read = (path: string): string | undefined => {
-    try {
-      return readFileSync(path, 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  };
-  return {
-    kernel: release(),
-    arch: arch(),
-    cpu: { model: cpu[0]?.model ?? 'unknown', count: cpu.length },
-    memoryBytes: totalmem(),
-    bpfJitEnable: read('/proc/sys/net/core/bpf_jit_enable'),
-    node: process.versions.node,
-    v8: process.versions.v8,
-  };
-}
-
-const micros = (ns: number): string => `${(ns / 1000).toFixed(1)} µs`;
-
 function table(subjects: readonly Subject[], results: Record<string, Record<Variant, Summary>>): string {
   const header = ['program', 'insns', 'PROG_LOAD', 'build', 'load', 'build+load', 'ratio', 'overhead', 'build+load (sites)', 'ratio'];
   const rows = subjects.map((s) => {
@@ -156,9 +106,7 @@ function table(subjects: readonly Subject[], results: Record<string, Record<Vari
       `${(r.buildLoadSites.medianNs / bare).toFixed(2)}x`,
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
+  return formatTable(header, rows);
 }
 
 function main(): number {
@@ -174,7 +122,7 @@ function main(): number {
       const built = entry.build({}, { captureSites: false });
       const maps = Object.fromEntries(built.maps.map((definition) => [definition.name, createMap(definition)]));
       const samples = { progLoad: [], build: [], load: [], buildLoad: [], buildLoadSites: [] };
-      subjects.push({ entry, built, maps, request: captureProgLoad(entry, maps), samples });
+      subjects.push({ entry, built, maps, request: captureProgLoad(entry.build({}, { captureSites: false }), { maps }), samples });
     }
 
     // Rotate the order of the variants every round, so that none always runs
@@ -198,7 +146,7 @@ function main(): number {
   const about = machine();
   process.stdout.write(
     `bpfgen load benchmark: median of ${rounds} interleaved rounds (after ${warmup} warm-up rounds)\n` +
-      `Linux ${about.kernel} ${about.arch}, ${about.cpu.model} x${about.cpu.count}, Node ${about.node}, bpf_jit_enable=${about.bpfJitEnable ?? '?'}\n\n` +
+      `${machineLine(about)}\n\n` +
       `${table(subjects, results)}\n\n` +
       'load: bpfgen\'s loader on a built program; ratio: build+load over the bare PROG_LOAD syscall;\n' +
       'overhead: their difference (what bpfgen adds).\n',
