@@ -68,7 +68,8 @@ export function writeObject(programs: readonly AssembledProgram[], options: Writ
   const license = checkPrograms(programs);
   const elf = new ElfBuilder();
   const btf = new BtfBuilder();
-  const placed = layOut(programs);
+  const ranges = new Map(programs.map((program) => [program, functionRanges(program)]));
+  const placed = layOut(programs, ranges);
 
   const sectionIndex = new Map<string, number>();
   for (const fn of placed) {
@@ -93,9 +94,9 @@ export function writeObject(programs: readonly AssembledProgram[], options: Writ
 
   const code = new Map<string, Instruction[]>([...sectionIndex.keys()].map((name) => [name, []]));
   for (const program of programs) {
-    const ranges = functionRanges(program);
     const own = placed.filter((fn) => fn.program === program);
-    const targets = functionTargets(program, ranges);
+    const functions = ranges.get(program)!;
+    const targets = functionTargets(program, functions);
     const maps = mapReferences(program);
     const slots = slotOffsets(program.insns);
     for (const fn of own) {
@@ -107,10 +108,11 @@ export function writeObject(programs: readonly AssembledProgram[], options: Writ
         const target = targets.get(index);
         const map = maps.get(index);
         if (target !== undefined) {
-          const callee = own.find((f) => f.range === ranges[target])!;
+          const callee = own.find((f) => f.range === functions[target])!;
           if (callee.range.entry) throw new ElfError(`program ${program.name}: instruction ${index} refers to the entry function; libbpf resolves calls only into .text subprograms`);
           const isLoad = insn.code === LD_IMM64_CODE;
-          out.push(isLoad ? { ...insn, imm: 0, imm2: 0 } : { ...insn, imm: -1 });
+          // As clang emits them: the load is a plain one of 0 (libbpf marks it BPF_PSEUDO_FUNC), the call `call -1`.
+          out.push(isLoad ? { ...insn, src: 0, imm: 0, imm2: 0 } : { ...insn, imm: -1 });
           elf.addRelocation(section, offsetOf(index), isLoad ? BpfRelocation.R_BPF_64_64 : BpfRelocation.R_BPF_64_32, symbols.get(callee)!);
         } else if (map !== undefined) {
           const symbol = mapSymbols.get(map);
@@ -155,7 +157,7 @@ function checkPrograms(programs: readonly AssembledProgram[]): string {
  * subprograms one after another into .text, which comes first as in clang's
  * objects.
  */
-function layOut(programs: readonly AssembledProgram[]): PlacedFunction[] {
+function layOut(programs: readonly AssembledProgram[], ranges: ReadonlyMap<AssembledProgram, readonly FunctionRange[]>): PlacedFunction[] {
   const perType = new Map<string, number>();
   for (const p of programs) perType.set(SECTION_BY_TYPE[p.type], (perType.get(SECTION_BY_TYPE[p.type]) ?? 0) + 1);
   const text: PlacedFunction[] = [];
@@ -164,7 +166,7 @@ function layOut(programs: readonly AssembledProgram[]): PlacedFunction[] {
   let textBytes = 0;
   for (const program of programs) {
     const base = SECTION_BY_TYPE[program.type];
-    for (const range of functionRanges(program)) {
+    for (const range of ranges.get(program)!) {
       if (range.entry) {
         entries.push({ program, range, section: perType.get(base)! > 1 ? `${base}/${program.name}` : base, offset: 0, symbolName: program.name });
         continue;
