@@ -6,7 +6,7 @@
  * kernel removes nothing else (XDP_FLAGS_REPLACE, Linux 5.7).
  */
 import { release } from 'node:os';
-import { FeatureError, type ErrnoHints } from './errors.js';
+import { BpfError, FeatureError, type ErrnoHints } from './errors.js';
 import { openProgramById } from './info.js';
 import { getLink, setLinkXdp, XdpFlags, type LinkInfo, type XdpAttachedName } from './netlink/link.js';
 import { NetlinkError, withRouteSocket, type NetlinkSocket } from './netlink/socket.js';
@@ -158,7 +158,8 @@ export function detachXdpNetlink(iface: string | number, options: XdpDetachOptio
       expected = openProgramById(expectedProgramId);
     } catch (error) {
       // A program that no longer exists is attached nowhere.
-      throw new Error(`${notAttached(toQuery(link))} (${error instanceof Error ? error.message : String(error)})`);
+      if (error instanceof BpfError && error.code === 'ENOENT') throw new Error(`${notAttached(toQuery(link))} (no program has id ${expectedProgramId} any more)`);
+      throw error;
     }
     try {
       const operation = `detaching XDP program id ${expectedProgramId} from ${link.name} in ${modeText} mode (RTM_SETLINK)`;

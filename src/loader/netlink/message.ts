@@ -267,7 +267,8 @@ export function decodeStatus(message: NetlinkMessage, where: string): { errno: n
   if (payload.byteLength < statusSize) throw new NetlinkDecodeError(where, `${kind} has ${payload.byteLength} bytes, fewer than the ${statusSize} it must carry`);
   const status = view.getInt32(0, NATIVE_LITTLE_ENDIAN);
   if (status > 0) throw new NetlinkDecodeError(where, `${kind} carries ${status}, where 0 or a negated errno belongs`);
-  if ((message.flags & NlmFlags.ACK_TLVS) === 0) return { errno: -status };
+  const errno = Math.abs(status);
+  if ((message.flags & NlmFlags.ACK_TLVS) === 0) return { errno };
   let extAckAt = statusSize;
   if (isError && (message.flags & NlmFlags.CAPPED) === 0) {
     const echoed = view.getUint32(4, NATIVE_LITTLE_ENDIAN);
@@ -278,5 +279,5 @@ export function decodeStatus(message: NetlinkMessage, where: string): { errno: n
   }
   const extAck = Attributes.decode(payload.subarray(extAckAt), `${where} > extended ack`, NlmsgerrAttr);
   const kernelMessage = extAck.string(NlmsgerrAttr.NLMSGERR_ATTR_MSG);
-  return kernelMessage ? { errno: -status, kernelMessage } : { errno: -status };
+  return kernelMessage ? { errno, kernelMessage } : { errno };
 }
