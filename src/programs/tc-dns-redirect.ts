@@ -38,7 +38,8 @@ import { parseEndpoint, resolveOptions, type BuildSettings, type Ipv4Endpoint, t
 /** The only client address answers can be returned to (the eth program's new destination). */
 const LOOPBACK_CLIENT = '127.0.0.1';
 
-const COMMON_OPTIONS = [
+/** The options both programs take: where clients send queries, where they go instead, and the container's address. */
+export const TC_DNS_REDIRECT_SETTINGS = [
   {
     name: 'resolver',
     flag: '--resolver',
@@ -51,7 +52,7 @@ const COMMON_OPTIONS = [
 ] as const satisfies readonly OptionSpec[];
 
 export const TC_DNS_REDIRECT_LO_OPTIONS = [
-  ...COMMON_OPTIONS,
+  ...TC_DNS_REDIRECT_SETTINGS,
   {
     name: 'ethIfindex',
     flag: '--eth-ifindex',
@@ -62,12 +63,13 @@ export const TC_DNS_REDIRECT_LO_OPTIONS = [
 ] as const satisfies readonly OptionSpec[];
 
 export const TC_DNS_REDIRECT_ETH_OPTIONS = [
-  ...COMMON_OPTIONS,
+  ...TC_DNS_REDIRECT_SETTINGS,
   { name: 'loIfindex', flag: '--lo-ifindex', kind: 'ifindex', default: 1, help: 'index of the loopback interface (1 in every network namespace)' },
 ] as const satisfies readonly OptionSpec[];
 
 export type TcDnsRedirectLoOptions = OptionValues<typeof TC_DNS_REDIRECT_LO_OPTIONS>;
 export type TcDnsRedirectEthOptions = OptionValues<typeof TC_DNS_REDIRECT_ETH_OPTIONS>;
+export type TcDnsRedirectSettings = OptionValues<typeof TC_DNS_REDIRECT_SETTINGS>;
 
 /** Kernel-visible program names (at most 15 characters, no dashes). */
 export const TC_DNS_REDIRECT_PROGRAM_NAMES = { lo: 'dns_redir_lo', eth: 'dns_redir_eth' } as const;
