@@ -52,13 +52,13 @@ export function internetChecksum(...chunks: readonly Uint8Array[]): number {
   return ~onesComplementSum(...chunks) & 0xffff;
 }
 
-function ipv4Bytes(address: string): Uint8Array {
+export function ipv4Bytes(address: string): Uint8Array {
   const parts = address.split('.').map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new TypeError(`'${address}' is not an IPv4 address`);
   return Uint8Array.from(parts);
 }
 
-function ipv6Bytes(address: string): Uint8Array {
+export function ipv6Bytes(address: string): Uint8Array {
   const [head, tail, extra] = address.split('::');
   if (extra !== undefined) throw new TypeError(`'${address}' has more than one '::'`);
   const groups = (text: string | undefined): number[] => (text ? text.split(':').map((g) => parseInt(g, 16)) : []);
