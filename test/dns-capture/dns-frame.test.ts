@@ -14,7 +14,7 @@ const RESPONSE = dnsPacket.encode({
   type: 'response',
   id: 0xbeef,
   flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-  questions: [{ type: 'ANY', name: 'example.test' }],
+  questions: [{ type: 'A', name: 'example.test' }],
   answers: [
     { type: 'A', name: 'example.test', ttl: 60, data: '192.0.2.80' },
     { type: 'AAAA', name: 'example.test', ttl: 61, data: '2001:db8::80' },
@@ -42,7 +42,7 @@ describe('decodeDnsFrame', () => {
       opcode: 'QUERY',
       rcode: 'NOERROR',
       flags: ['aa', 'rd', 'ra'],
-      questions: [{ name: 'example.test', type: 'ANY', class: 'IN' }],
+      questions: [{ name: 'example.test', type: 'A', class: 'IN' }],
       answers: [
         { name: 'example.test', type: 'A', class: 'IN', ttl: 60, data: '192.0.2.80' },
         { name: 'example.test', type: 'AAAA', class: 'IN', ttl: 61, data: '2001:db8::80' },
