@@ -211,6 +211,20 @@ describeWithBpf('tc through netlink', () => {
     expect(tcFilters('nlt0', 'egress')).toEqual([]);
   });
 
+  it('lists hundreds of filters, a dump that spans many datagrams, as tc does', () => {
+    const listed = ns.run<{ id: number; filters: { priority: number; handle: number; bpf: { programId: number } }[] }>(`
+      const state = bpfgen.ensureClsact('nlt0');
+      const program = returning('nl_many', 'sched_cls', 0);
+      for (let handle = 1; handle <= 400; handle++) bpfgen.attachTcFilter(program, 'nlt0', 'egress', { priority: 1 + (handle % 3), handle });
+      return { id: program.id, filters: bpfgen.listTcFilters('nlt0', 'egress') };
+    `);
+    expect(listed.filters).toHaveLength(400);
+    const key = (priority: number, handle: number) => `${priority}/${handle}`;
+    const shown = tcFilters('nlt0', 'egress').map((filter): [string, number] => [key(filter.pref, Number(filter.options!.handle)), filter.options!.prog!.id]);
+    expect(new Map(listed.filters.map((filter) => [key(filter.priority, filter.handle), filter.bpf.programId]))).toEqual(new Map(shown));
+    expect(new Set(listed.filters.map((filter) => filter.bpf.programId))).toEqual(new Set([listed.id]));
+  });
+
   it('leaks no descriptor, through successes and failures alike', () => {
     const counts = ns.run<{ before: number; after: number; rounds: number }>(`
       const first = returning('nl_one', 'sched_cls', 0);

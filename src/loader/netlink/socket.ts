@@ -39,9 +39,10 @@ const MSG_TRUNC = 0x20;
 /** struct sockaddr_nl: family, pad, port id, groups. */
 const SOCKADDR_NL_SIZE = 12;
 
-
 /** The kernel answers rtnetlink requests at once; a silent socket means something is wrong. */
 const REPLY_TIMEOUT_SECONDS = 10;
+/** However much a reply keeps arriving, a request gives up after this long. */
+const REQUEST_DEADLINE_MS = 60_000;
 /** A dump that the kernel flags as inconsistent (objects changed meanwhile) is asked for again, this often. */
 const DUMP_ATTEMPTS = 3;
 
@@ -88,14 +89,13 @@ export interface NetlinkRequest {
   readonly attributes?: readonly Attribute[];
 }
 
-function u32Bytes(...values: number[]): Uint8Array {
-  const bytes = new Uint8Array(values.length * 4);
-  const view = new DataView(bytes.buffer);
-  values.forEach((value, i) => view.setUint32(i * 4, value, NATIVE_LITTLE_ENDIAN));
+function u32Bytes(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, NATIVE_LITTLE_ENDIAN);
   return bytes;
 }
 
-/** The kernel's port id is 0; anything else did not come from the kernel. */
+/** The sender's port id in a struct sockaddr_nl is the kernel's, 0. */
 function fromKernel(sender: Uint8Array): boolean {
   return new DataView(sender.buffer).getUint32(4, NATIVE_LITTLE_ENDIAN) === 0;
 }
@@ -126,7 +126,7 @@ export class NetlinkSocket {
       new DataView(address.buffer).setUint16(0, AF_NETLINK, NATIVE_LITTLE_ENDIAN);
       shim.bind(fd, address);
       shim.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval(REPLY_TIMEOUT_SECONDS));
-      // Errors carry the kernel's explanation, and not a copy of our request (both since Linux 4.3/4.12; ignored before).
+      // Errors then carry the kernel's explanation (Linux 4.12) and no copy of our request (4.3); older kernels refuse the options.
       for (const option of [NETLINK_EXT_ACK, NETLINK_CAP_ACK]) {
         try {
           shim.setsockopt(fd, SOL_NETLINK, option, u32Bytes(1));
@@ -181,8 +181,13 @@ export class NetlinkSocket {
     const where = `reply to ${operation}`;
     const messages: NetlinkMessage[] = [];
     let interrupted = false;
+    const deadline = Date.now() + REQUEST_DEADLINE_MS;
     for (;;) {
-      for (const message of decodeMessages(this.#receive(operation, hints), where)) {
+      if (Date.now() > deadline) throw new NetlinkError(operation, errnoNumber('ETIMEDOUT'), `the reply did not end within ${REQUEST_DEADLINE_MS / 1000} s`);
+      const datagram = this.#receive(operation, hints);
+      // Only the kernel (port id 0) answers requests; anything else sent to our port is not a reply.
+      if (datagram === undefined) continue;
+      for (const message of decodeMessages(datagram, where)) {
         // A late answer to an earlier request on this socket (one that timed out) is not ours.
         if (message.seq !== seq) continue;
         switch (message.type) {
@@ -210,18 +215,16 @@ export class NetlinkSocket {
     }
   }
 
-  /** One datagram from the kernel, whatever its size: its length is peeked first so that nothing is cut off. */
-  #receive(operation: string, hints: ErrnoHints): Uint8Array {
+  /** The next datagram, whatever its size (its length is peeked first so that nothing is cut off); undefined when not from the kernel. */
+  #receive(operation: string, hints: ErrnoHints): Uint8Array | undefined {
     const shim = native();
     const fd = this.#fd.value;
     try {
-      for (;;) {
-        const length = shim.recvfrom(fd, this.#buffer, MSG_PEEK | MSG_TRUNC);
-        if (length > this.#buffer.byteLength) this.#buffer = new Uint8Array(align4k(length));
-        const received = shim.recvfrom(fd, this.#buffer, 0, this.#sender);
-        // A copy: the messages of this datagram must survive the next receive into the same buffer.
-        if (fromKernel(this.#sender)) return this.#buffer.slice(0, received);
-      }
+      const length = shim.recvfrom(fd, this.#buffer, MSG_PEEK | MSG_TRUNC);
+      if (length > this.#buffer.byteLength) this.#buffer = new Uint8Array(align4k(length));
+      const received = shim.recvfrom(fd, this.#buffer, 0, this.#sender);
+      // A copy: the messages of this datagram must survive the next receive into the same buffer.
+      return fromKernel(this.#sender) ? this.#buffer.slice(0, received) : undefined;
     } catch (error) {
       if (isSyscallError(error)) {
         const timedOut = errnoName(error.errno) === 'EAGAIN';
