@@ -24,3 +24,6 @@ export { AttachType, MapTypeValue, ProgramTypeValue, XdpMode } from './uapi.js';
 export type { AttachTypeName, UpdateMode, XdpModeName } from './uapi.js';
 export * from './probes/index.js';
 export * from './netlink/index.js';
+export { attachTcx } from './tcx.js';
+export { attachDnsRedirect, DnsRedirect, RouteLocalnetError } from './dns-redirect.js';
+export type { DnsRedirectInfo, DnsRedirectOptions, DnsRedirectSettings } from './dns-redirect.js';
