@@ -130,6 +130,27 @@ describeWithBpf('XDP through netlink', () => {
     expect(ipXdp('lo')).toEqual({ [IP_MODE.skb]: result.theirs });
   });
 
+  it('leaves a program attached through a bpf link alone, and says so', () => {
+    const result = ns.run<{ id: number; query: unknown; replace: string; detach: string; after: unknown }>(`
+      const linked = returning('nl_linked', 'xdp', 2);
+      const link = bpfgen.attachXdp(linked, 'lo', 'skb');
+      const errors = [];
+      for (const action of [
+        () => bpfgen.attachXdpNetlink(returning('nl_other', 'xdp', 2), 'lo', { mode: 'skb', replace: linked }),
+        () => bpfgen.detachXdpNetlink('lo', { mode: 'skb', expectedProgramId: linked.id }),
+      ]) {
+        try { action(); errors.push('no error'); } catch (e) { errors.push(e.message); }
+      }
+      const query = bpfgen.queryXdp('lo').programIds;
+      link.close();
+      return { id: linked.id, query, replace: errors[0], detach: errors[1], after: bpfgen.queryXdp('lo').programIds };
+    `);
+    expect(result.query).toEqual({ skb: result.id });
+    expect(result.replace).toMatch(/^attaching XDP program nl_other to lo in generic \(skb\) mode \(RTM_SETLINK\) failed with EBUSY: the generic \(skb\) XDP program of lo is attached through a bpf link; update, detach or close that link instead/);
+    expect(result.detach).toMatch(/^detaching XDP program id \d+ from lo in generic \(skb\) mode \(RTM_SETLINK\) failed with EBUSY: the generic \(skb\) XDP program of lo is attached through a bpf link/);
+    expect(result.after).toEqual({});
+  });
+
   it('attaches natively on a veth end, and refuses generic beside it', () => {
     const ifindex = ns.json<IpLink[]>('ip', '-j', 'link', 'show', 'dev', 'nlx0')[0]!.ifindex;
     const native = ns.run<{ id: number; query: unknown; error: string }>(`
