@@ -38,6 +38,7 @@ function cliIn(dir: string, cleanups: (() => void)[]): CompiledCli {
       const bare = mkdtempSync(join(tmpdir(), 'bpfgen-cli-noshim-'));
       cpSync(join(dir, 'dist'), join(bare, 'dist'), { recursive: true });
       copyFileSync(join(dir, 'package.json'), join(bare, 'package.json'));
+      symlinkSync(join(repoRoot, 'node_modules'), join(bare, 'node_modules'));
       cleanups.push(() => rmSync(bare, { recursive: true, force: true }));
       return cliIn(bare, cleanups);
     },
@@ -58,6 +59,8 @@ export function compiledCli(): CompiledCli {
     copyFileSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
     // native.ts finds the addon two levels above its own file, as in the published layout.
     symlinkSync(join(repoRoot, 'build'), join(dir, 'build'));
+    // Runtime dependencies (dns-packet), found as in an installed package.
+    symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
     chmodSync(dir, 0o755);
   } catch (error) {
     for (const cleanup of cleanups) cleanup();
