@@ -2,14 +2,17 @@
 import { AsmSyntaxError, DslError } from '../asm/errors.js';
 import { EncodingError } from '../asm/instruction.js';
 import { asmCommand } from './commands/asm.js';
+import { captureCommand } from './commands/capture.js';
 import { buildCommand } from './commands/build.js';
+import { attachCommand } from './commands/attach.js';
+import { detachCommand } from './commands/detach.js';
 import { dumpCommand } from './commands/dump.js';
 import { listCommand } from './commands/list.js';
 import { probeCommand } from './commands/probe.js';
 import { testRunCommand } from './commands/test-run.js';
 import { UsageError, type Command } from './usage.js';
 
-const COMMANDS: readonly Command[] = [dumpCommand, buildCommand, asmCommand, listCommand, testRunCommand, probeCommand];
+const COMMANDS: readonly Command[] = [dumpCommand, buildCommand, asmCommand, listCommand, testRunCommand, probeCommand, attachCommand, detachCommand, captureCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

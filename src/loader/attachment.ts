@@ -15,6 +15,7 @@ import { rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AttachOptionSpec } from './attach-options.js';
 import { linkDetachAttr, objGetAttr } from './attr.js';
+import { Errno, ENOTSUPP } from './errno.js';
 import { BpfError } from './errors.js';
 import { bpfObjectKind } from './info.js';
 import { PinDirectoryError, pinDirectoryEntries } from './pins.js';
@@ -44,13 +45,15 @@ export interface Attachment {
 export interface AttachableProgram {
   /** CLI name, also its key in PROGRAMS. */
   readonly name: string;
+  /** The kernel names of the programs it loads, by which detachFromInterface recognises them. */
+  readonly kernelNames: readonly string[];
   /** Options of attaching; the program's build options come from its PROGRAMS entry. */
   readonly options: readonly AttachOptionSpec[];
   /** Build, load and attach, with build and attach option values by name (strings from the command line, or typed values). */
   attach(values: Readonly<Record<string, unknown>>): Promise<Attachment>;
   /**
    * Remove this program from `iface` where bpfgen attached it without a
-   * link (recognised by its kernel program name); lines saying what was
+   * link (recognised by kernelNames); lines saying what was
    * removed, none when the interface does not run it.
    */
   detachFromInterface(iface: string): Promise<readonly string[]>;
@@ -95,7 +98,7 @@ function detachPinnedLink(path: string): string {
       bpfCall(linkDetachAttr(owned.value));
     } catch (error) {
       // Links that cannot be detached explicitly end when their last reference (this pin) goes.
-      if (!(error instanceof BpfError && (error.code === 'EOPNOTSUPP' || error.code === 'ENOTSUPP'))) throw error;
+      if (!(error instanceof BpfError && (error.errno === Errno.EOPNOTSUPP || error.errno === ENOTSUPP))) throw error;
       return `unpinned the link at ${path}, which ends it`;
     }
     return `detached the link pinned at ${path}`;

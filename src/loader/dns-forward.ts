@@ -32,7 +32,6 @@ import { preparePinDirectory } from './pins.js';
 import { loadProgram, type Program } from './program.js';
 import { attachedProgramName, XDP_ATTACH_MODES, XDP_ATTACH_OPTIONS, XdpAttachment, type XdpAttachMethod, type XdpAttachMode } from './xdp-attachment.js';
 import { detachXdpNetlink, queryXdp } from './xdp-netlink.js';
-import { rmdirSync } from 'node:fs';
 import type { XdpModeName } from './uapi.js';
 
 export const DNS_FORWARD_CONFIG_MODES = ['inline', 'map'] as const;
@@ -209,7 +208,7 @@ function resolveInput(input: Readonly<Record<string, unknown>>): { settings: Dns
 export async function attachDnsForward(options: DnsForwardOptions = {}): Promise<DnsForward> {
   const { settings, attach, pin } = resolveInput(options as Readonly<Record<string, unknown>>);
   const config = attach.config as DnsForwardConfigMode;
-  const createdPinDirectory = pin === undefined ? false : preparePinDirectory(pin);
+  const pinDirectory = pin === undefined ? undefined : preparePinDirectory(pin);
   let forward: DnsForward | undefined;
   try {
     const attachment = XdpAttachment.attach(loadForward(config, settings), {
@@ -223,7 +222,7 @@ export async function attachDnsForward(options: DnsForwardOptions = {}): Promise
     return forward;
   } catch (error) {
     await forward?.close();
-    if (createdPinDirectory) rmdirSync(pin!);
+    pinDirectory?.removeCreated();
     throw error;
   }
 }
@@ -249,6 +248,7 @@ export async function detachDnsForwardFromInterface(iface: string): Promise<read
 
 export const DNS_FORWARD_ATTACHABLE: AttachableProgram = {
   name: 'xdp-dns-forward',
+  kernelNames: XDP_DNS_FORWARD_KERNEL_NAMES,
   options: DNS_FORWARD_ATTACH_OPTIONS,
   attach: (values) => attachDnsForward(values as DnsForwardOptions),
   detachFromInterface: detachDnsForwardFromInterface,

@@ -15,7 +15,7 @@
  * contain, so name components escape '.' as %2E (and '%' as %25).
  */
 import { mkdirSync, readdirSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Link } from './link.js';
 import type { MapHandle } from './maps.js';
 import type { Program } from './program.js';
@@ -38,41 +38,67 @@ function errnoCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
-function requireBpffs(dir: string): void {
-  if (statfsSync(dir).type !== BPF_FS_MAGIC) {
-    throw new PinDirectoryError(dir, 'not on a bpf filesystem (use a directory under /sys/fs/bpf, or mount one with `mount -t bpf bpf DIR`)');
+function requireBpffs(dir: string, checked = dir): void {
+  if (statfsSync(checked).type !== BPF_FS_MAGIC) {
+    const where = checked === dir ? '' : ` (${checked}, where it would be created, is not)`;
+    throw new PinDirectoryError(
+      dir,
+      `not on a bpf filesystem${where}: use a directory under a bpffs mount such as /sys/fs/bpf, or mount one with \`mount -t bpf bpf DIR\` ` +
+        '(`ip netns exec` mounts a fresh /sys without /sys/fs/bpf)',
+    );
   }
 }
 
+/** A pin directory made ready by preparePinDirectory. */
+export interface PreparedPinDirectory {
+  readonly dir: string;
+  /** Directories that were created for it, outermost first (empty when it existed). */
+  readonly created: readonly string[];
+  /** Remove the directories that were created (after a failure); they must be empty again. */
+  removeCreated(): void;
+}
+
 /**
- * Make `dir` ready to pin into: created (with its parents) when missing, and
- * otherwise required to be an empty directory; in both cases on a bpf
- * filesystem. Returns whether it was created.
+ * Make `dir` ready to pin into: created (with missing parents) when it does
+ * not exist, and otherwise required to be an empty directory; either way on
+ * a bpf filesystem, which is checked before anything is created.
  */
-export function preparePinDirectory(dir: string): boolean {
-  let created = false;
-  try {
-    if (!statSync(dir).isDirectory()) throw new PinDirectoryError(dir, 'exists and is not a directory');
-  } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw error instanceof PinDirectoryError ? error : new PinDirectoryError(dir, `cannot use it (${errnoCode(error) ?? String(error)})`);
+export function preparePinDirectory(dir: string): PreparedPinDirectory {
+  const missing: string[] = [];
+  let existing = resolve(dir);
+  for (;;) {
     try {
-      mkdirSync(dir, { recursive: true });
-    } catch (mkdirError) {
-      const code = errnoCode(mkdirError);
-      const why = code === 'EPERM' ? 'a bpf filesystem refuses names with dots' : code === 'ENOENT' ? 'its parent does not exist' : code;
-      throw new PinDirectoryError(dir, `cannot create it (${why})`);
+      if (!statSync(existing).isDirectory()) throw new PinDirectoryError(existing, 'exists and is not a directory');
+      break;
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error instanceof PinDirectoryError ? error : new PinDirectoryError(existing, `cannot use it (${errnoCode(error) ?? String(error)})`);
+      missing.unshift(existing);
+      existing = dirname(existing);
     }
-    created = true;
   }
+  requireBpffs(dir, existing);
+  const created: string[] = [];
+  const removeCreated = () => {
+    for (const path of [...created].reverse()) rmdirSync(path);
+  };
   try {
-    requireBpffs(dir);
+    for (const path of missing) {
+      try {
+        // One level at a time: recursive mkdirSync spins forever on filesystems that answer ENOENT (sysfs).
+        mkdirSync(path);
+      } catch (error) {
+        const code = errnoCode(error);
+        throw new PinDirectoryError(dir, `cannot create ${path} (${code === 'EPERM' ? 'a bpf filesystem refuses names with dots' : code})`);
+      }
+      created.push(path);
+    }
     const entries = readdirSync(dir);
     if (entries.length > 0) throw new PinDirectoryError(dir, `is not empty (it holds ${entries.slice(0, 5).join(', ')}${entries.length > 5 ? ', …' : ''}); give an empty or a new directory`);
   } catch (error) {
-    if (created) rmdirSync(dir);
+    removeCreated();
     throw error;
   }
-  return created;
+  return { dir, created, removeCreated };
 }
 
 /** An object or interface name as a pin-name component: bpffs forbids dots. */

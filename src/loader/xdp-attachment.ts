@@ -16,8 +16,10 @@
 import { join } from 'node:path';
 import type { AttachOptionSpec } from './attach-options.js';
 import type { PinnedRecordKind } from './attachment.js';
+import { Errno, ENOTSUPP } from './errno.js';
+import { BpfError } from './errors.js';
 import { programInfo, openProgramById } from './info.js';
-import { attachXdp, interfaceIndex, type Link } from './link.js';
+import { attachXdp, type Link } from './link.js';
 import { escapePinComponent, PinSet, unescapePinComponent } from './pins.js';
 import { probeFeature } from './probes/index.js';
 import { openPinnedProgram, type Program } from './program.js';
@@ -67,11 +69,15 @@ export interface XdpAttachOptions {
   readonly replace?: boolean;
 }
 
-/** The interface has an XDP program already and replacing it was not asked for, or it cannot be replaced this way. */
-export class XdpBusyError extends Error {
+/**
+ * What an interface runs stands in the way: it has an XDP program already
+ * (and replacing it was not asked for, or cannot be done this way), or it
+ * does not run the program a pin records.
+ */
+export class XdpStateError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'XdpBusyError';
+    this.name = 'XdpStateError';
   }
 }
 
@@ -114,6 +120,25 @@ function chooseMethod(method: XdpAttachMethod): 'link' | 'netlink' {
   return probeFeature('link:xdp').supported ? 'link' : 'netlink';
 }
 
+/** XDP modes a device may lack, and what that means. */
+const MODE_UNSUPPORTED: Readonly<Record<XdpAttachMode, string>> = {
+  generic: 'generic XDP is not available on it',
+  native: 'its driver has no XDP of its own (use generic mode)',
+  offload: 'its hardware cannot run XDP programs (use generic or native mode)',
+};
+
+function linkOrExplain(program: Program, iface: string, ifindex: number, mode: XdpAttachMode): Link {
+  try {
+    return attachXdp(program, ifindex, XDP_ATTACH_MODES[mode]);
+  } catch (error) {
+    // EOPNOTSUPP is also named ENOTSUP; ENOTSUPP (524) is the kernel's own.
+    if (error instanceof BpfError && (error.errno === Errno.EOPNOTSUPP || error.errno === ENOTSUPP)) {
+      throw new XdpStateError(`${iface} does not support ${mode} XDP: ${MODE_UNSUPPORTED[mode]}`);
+    }
+    throw error;
+  }
+}
+
 /** An XDP program attached by this process. It owns the program: swapping or closing closes it. */
 export class XdpAttachment {
   #program: Program;
@@ -140,23 +165,23 @@ export class XdpAttachment {
    */
   static attach(program: Program, options: XdpAttachOptions): XdpAttachment {
     try {
-      const ifindex = interfaceIndex(options.iface);
+      const now = queryXdp(options.iface);
+      const ifindex = now.ifindex;
       const kernelMode = XDP_ATTACH_MODES[options.mode];
-      const now = queryXdp(ifindex);
       const current = now.programIds[kernelMode];
       const others = Object.keys(now.programIds).filter((mode) => mode !== kernelMode);
       if (others.length > 0) {
-        throw new XdpBusyError(`${options.iface} runs XDP in another mode (${describeAttached(now)}); an interface runs one of generic and native XDP, not both`);
+        throw new XdpStateError(`${options.iface} runs XDP in another mode (${describeAttached(now)}); an interface runs one of generic and native XDP, not both`);
       }
       if (current !== undefined && !options.replace) {
-        throw new XdpBusyError(`${options.iface} already has an XDP program (${describeAttached(now)}); pass replace (--replace) to swap it for this one, or detach it first`);
+        throw new XdpStateError(`${options.iface} already has an XDP program (${describeAttached(now)}); pass replace (--replace) to swap it for this one, or detach it first`);
       }
       const method = current !== undefined ? 'netlink' : chooseMethod(options.method);
       if (current !== undefined && options.method === 'link') {
-        throw new XdpBusyError(`${options.iface} already has an XDP program (${describeAttached(now)}), and a bpf link cannot take the place of another program; replace it through netlink`);
+        throw new XdpStateError(`${options.iface} already has an XDP program (${describeAttached(now)}), and a bpf link cannot take the place of another program; replace it through netlink`);
       }
       if (method === 'link') {
-        return new XdpAttachment(program, attachXdp(program, ifindex, kernelMode), options.iface, ifindex, options.mode);
+        return new XdpAttachment(program, linkOrExplain(program, options.iface, ifindex, options.mode), options.iface, ifindex, options.mode);
       }
       attachXdpNetlink(program, ifindex, { mode: kernelMode, ...(current !== undefined ? { replace: current } : {}) });
       return new XdpAttachment(program, undefined, options.iface, ifindex, options.mode);
@@ -288,10 +313,10 @@ export const XDP_NETLINK_RECORD: PinnedRecordKind = {
       try {
         now = queryXdp(ifindex);
       } catch (error) {
-        throw new Error(`${join(dir, name)} records program id ${program.id} attached to ${where}, but this network namespace has no interface ${ifindex} (${error instanceof Error ? error.message : String(error)}); run bpfgen detach in the namespace it was attached in, or remove the pins with rm -r ${dir} if the interface is gone`);
+        throw new XdpStateError(`${join(dir, name)} records program id ${program.id} attached to ${where}, but this network namespace has no interface ${ifindex} (${error instanceof Error ? error.message : String(error)}); run bpfgen detach in the namespace it was attached in, or remove the pins with rm -r ${dir} if the interface is gone`);
       }
       if (now.programIds[kernelMode] !== program.id) {
-        throw new Error(
+        throw new XdpStateError(
           `${join(dir, name)} records program id ${program.id} attached to ${where}, but ${now.iface} runs ${describeAttached(now) || 'no XDP program'}; ` +
             `nothing was detached (wrong network namespace? if it was detached by other means, remove the pins with rm -r ${dir})`,
         );
