@@ -59,9 +59,9 @@ describeWithBpf('XDP through netlink', () => {
   it('attaches in generic mode on lo: queryXdp, ip and bpftool agree, the program runs, and detaching undoes it', () => {
     const attached = ns.run<{ id: number; attachment: unknown; query: unknown; before: number; after: number }>(`
       const drop = returning('nl_drop', 'xdp', 1);
-      const before = pings(1);
+      const before = await loopback(1);
       const attachment = bpfgen.attachXdpNetlink(drop, 'lo', { mode: 'skb' });
-      return { id: drop.id, attachment: { ...attachment }, query: bpfgen.queryXdp('lo'), before, after: pings(2) };
+      return { id: drop.id, attachment: { ...attachment }, query: bpfgen.queryXdp('lo'), before, after: await loopback(2) };
     `);
     expect(attached.attachment).toEqual({ ifindex: 1, iface: 'lo', mode: 'skb', programId: attached.id });
     expect(attached.query).toEqual({ ifindex: 1, iface: 'lo', attached: 'skb', programIds: { skb: attached.id } });
@@ -71,11 +71,11 @@ describeWithBpf('XDP through netlink', () => {
     expect(bpftoolXdp()).toEqual([{ devname: 'lo', ifindex: 1, mode: 'generic', id: attached.id }]);
     expect(ns.run(`return bpfgen.queryXdp(1).programIds;`)).toEqual({ skb: attached.id });
 
-    const detached = ns.run<{ query: unknown; pings: number }>(`
+    const detached = ns.run<{ query: unknown; delivered: number }>(`
       bpfgen.detachXdpNetlink('lo', { mode: 'skb', expectedProgramId: ${attached.id} });
-      return { query: bpfgen.queryXdp('lo'), pings: pings(1) };
+      return { query: bpfgen.queryXdp('lo'), delivered: await loopback(1) };
     `);
-    expect(detached).toEqual({ query: { ifindex: 1, iface: 'lo', attached: 'none', programIds: {} }, pings: 1 });
+    expect(detached).toEqual({ query: { ifindex: 1, iface: 'lo', attached: 'none', programIds: {} }, delivered: 1 });
     expect(ipXdp('lo')).toEqual({});
     expect(bpftoolXdp()).toEqual([]);
   });
