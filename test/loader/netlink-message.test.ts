@@ -38,11 +38,11 @@ describe('netlink encoding', () => {
   });
 
   it('terminates strings with NUL and pads attributes to four bytes, without counting the padding in their length', () => {
-    const bytes = encodeMessage({ type: 36, flags: 0, seq: 1 }, new Uint8Array(20), [attribute.string(1, 'clsact'), attribute.u8(2, 9), attribute.u16(3, 0x1234)]);
+    const bytes = encodeMessage({ type: 36, flags: 0, seq: 1 }, new Uint8Array(20), [attribute.string(1, 'clsact'), attribute.string(7, 'bpf'), attribute.string(2, 'x')]);
     expect(Array.from(bytes.subarray(36))).toEqual([
       ...le16(11), ...le16(1), ...ascii('clsact'), 0, 0, // 4 + 7, one byte of padding
-      ...le16(5), ...le16(2), 9, 0, 0, 0,
-      ...le16(6), ...le16(3), 0x34, 0x12, 0, 0,
+      ...le16(8), ...le16(7), ...ascii('bpf'), 0, // 4 + 4, none
+      ...le16(6), ...le16(2), ...ascii('x'), 0, 0, 0, // 4 + 2, two
     ]);
     expect(new DataView(bytes.buffer).getUint32(0, true)).toBe(bytes.byteLength);
     expect(() => attribute.string(1, 'a\0b')).toThrow('contains a NUL byte');
@@ -86,7 +86,7 @@ describe('netlink decoding', () => {
     const names = { A_U8: 1, A_U32: 2, A_STR: 3, A_NEST: 4 };
     const bytes = Uint8Array.from([...nla(1, [7]), ...nla(2, le32(0xdeadbeef)), ...nla(3, [...ascii('eth0'), 0]), ...nla(4 | 0x8000, nla(1, [1, 2]))]);
     const attrs = Attributes.decode(bytes, 'test', names);
-    expect([attrs.u8(1), attrs.u32(2), attrs.string(3), attrs.u32(9), attrs.has(4)]).toEqual([7, 0xdeadbeef, 'eth0', undefined, true]);
+    expect([attrs.u8(1), attrs.u32(2), attrs.string(3), attrs.u32(9), attrs.bytes(4)?.byteLength]).toEqual([7, 0xdeadbeef, 'eth0', undefined, 8]);
     expect(() => attrs.u32(1)).toThrow('malformed netlink test: attribute A_U8 has 1 bytes where 4 were expected');
     expect(() => attrs.string(2)).toThrow('malformed netlink test: string attribute A_U32 has no terminating NUL');
     expect(() => attrs.nested(4, { INNER: 1 })!.u8(1)).toThrow('malformed netlink test > A_NEST: attribute INNER has 2 bytes where 1 were expected');

@@ -68,8 +68,6 @@ function scalar(type: number, size: number, write: (view: DataView) => void): At
 
 /** Constructors of attributes by value type. */
 export const attribute = {
-  u8: (type: number, value: number): Attribute => scalar(type, 1, (view) => view.setUint8(0, value)),
-  u16: (type: number, value: number): Attribute => scalar(type, 2, (view) => view.setUint16(0, value, NATIVE_LITTLE_ENDIAN)),
   u32: (type: number, value: number): Attribute => scalar(type, 4, (view) => view.setUint32(0, value, NATIVE_LITTLE_ENDIAN)),
   s32: (type: number, value: number): Attribute => scalar(type, 4, (view) => view.setInt32(0, value, NATIVE_LITTLE_ENDIAN)),
   /** NUL-terminated, as the kernel's NLA_STRING and NLA_NUL_STRING policies accept. */
@@ -189,10 +187,6 @@ export class Attributes {
     return attributes;
   }
 
-  has(type: number): boolean {
-    return this.#values.has(type);
-  }
-
   bytes(type: number): Uint8Array | undefined {
     return this.#values.get(type);
   }
@@ -201,16 +195,8 @@ export class Attributes {
     return this.#sized(type, 1)?.getUint8(0);
   }
 
-  u16(type: number): number | undefined {
-    return this.#sized(type, 2)?.getUint16(0, NATIVE_LITTLE_ENDIAN);
-  }
-
   u32(type: number): number | undefined {
     return this.#sized(type, 4)?.getUint32(0, NATIVE_LITTLE_ENDIAN);
-  }
-
-  s32(type: number): number | undefined {
-    return this.#sized(type, 4)?.getInt32(0, NATIVE_LITTLE_ENDIAN);
   }
 
   /** A NUL-terminated string; the NUL must be there. */
