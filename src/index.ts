@@ -8,3 +8,7 @@ export { PROGRAMS, OptionError, resolveOptions, type ProgramEntry, type OptionSp
 export { buildXdpDnsForward, XDP_DNS_FORWARD_DEFAULTS, XDP_DNS_FORWARD_OPTIONS, type XdpDnsForwardOptions } from './programs/xdp-dns-forward.js';
 export { buildTcDnsRedirectEth, buildTcDnsRedirectLo, TC_DNS_REDIRECT_SETTINGS } from './programs/tc-dns-redirect.js';
 export * from './loader/index.js';
+export { buildSocketDnsFilter, SOCKET_DNS_FILTER_OPTIONS, type SocketDnsFilterOptions } from './programs/socket-dns-filter.js';
+export { captureDns, DnsCapture, type DnsCaptureOptions, type DnsCaptureStats } from './loader/dns-capture.js';
+export { decodeDnsFrame, type DnsEndpoint, type DnsMessage, type DnsMessageStatus, type DnsQuestion, type DnsRecord } from './loader/dns-frame.js';
+export { DnsTransactionMatcher, type DnsMatcherOptions, type DnsSummary, type LatencySummary } from './loader/dns-matcher.js';

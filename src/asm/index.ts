@@ -11,6 +11,7 @@ export { AsmSyntaxError, DslError, formatLocation } from './errors.js';
 export * from './dsl/index.js';
 export { be16, be32, ipv4, parseIpv4 } from './byteorder.js';
 export * as packet from './packet.js';
+export * as socketFilter from './socket-filter.js';
 export { HELPERS, helperById, helperByName, type Helper, type HelperName } from './helpers.js';
 export * from './disasm/index.js';
 export { assembleText, detectSyntax, parsePseudoC, parseUbpf, textListing, type TextProgram, type TextSyntax } from './text/index.js';

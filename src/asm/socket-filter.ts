@@ -35,7 +35,7 @@ export interface NetworkBytesLoad {
  * Copy `length` bytes at `offset` from the network header to the stack
  * (skb_load_bytes_relative, Linux 4.18); jump to `otherwise` when the packet
  * ends before them. One helper call however many fields the bytes hold:
- * measured in bench/socket-dns-filter.ts, that beats a legacy ld_abs/ld_ind
+ * measured in bench/socket-filter-access.ts, that beats a legacy ld_abs/ld_ind
  * per field. Clobbers r0-r5.
  */
 export function loadNetworkHeaderBytes(b: ProgramBuilder, load: NetworkBytesLoad, otherwise: string): void {

@@ -3,6 +3,8 @@ export type { AnyMap, Codec, MapCodecs } from './maps.js';
 export { loadProgram, openPinnedProgram, Program } from './program.js';
 export type { LoadOptions, TestRunOptions, TestRunResult } from './program.js';
 export { attachXdp, createLink, interfaceIndex, Link } from './link.js';
+export { openPacketSocket, PacketSocket, PacketSocketError } from './packet-socket.js';
+export type { CapturedFrame, PacketSocketOptions, PacketSocketStats, PacketType } from './packet-socket.js';
 export type { LinkOptions } from './link.js';
 export { programInfo, mapInfo, programIds, mapIds, openProgramById, openMapById, xlatedInstructions } from './info.js';
 export type { ProgramInfo, MapInfo } from './info.js';
