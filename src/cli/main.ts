@@ -5,6 +5,7 @@ import { asmCommand } from './commands/asm.js';
 import { captureCommand } from './commands/capture.js';
 import { buildCommand } from './commands/build.js';
 import { attachCommand } from './commands/attach.js';
+import { demoCommand } from './commands/demo.js';
 import { detachCommand } from './commands/detach.js';
 import { dumpCommand } from './commands/dump.js';
 import { listCommand } from './commands/list.js';
@@ -12,7 +13,7 @@ import { probeCommand } from './commands/probe.js';
 import { testRunCommand } from './commands/test-run.js';
 import { UsageError, type Command } from './usage.js';
 
-const COMMANDS: readonly Command[] = [dumpCommand, buildCommand, asmCommand, listCommand, testRunCommand, probeCommand, attachCommand, detachCommand, captureCommand];
+const COMMANDS: readonly Command[] = [dumpCommand, buildCommand, asmCommand, listCommand, testRunCommand, probeCommand, attachCommand, detachCommand, demoCommand, captureCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
