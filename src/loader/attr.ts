@@ -257,9 +257,29 @@ export const PROG_LOAD = {
     prog_flags: u32(44, '4.12'),
     prog_name: bytes(48, OBJ_NAME_LEN, '4.15'),
     expected_attach_type: u32(68, '4.17'),
+    prog_btf_fd: u32(72, '5.0'),
+    func_info_rec_size: u32(76, '5.0'),
+    func_info: pointer(80, '5.0'),
+    func_info_cnt: u32(88, '5.0'),
+    line_info_rec_size: u32(92, '5.0'),
+    line_info: pointer(96, '5.0'),
+    line_info_cnt: u32(104, '5.0'),
     log_true_size: u32(140, '6.4'),
   },
 } as const satisfies StructLayout<string>;
+
+/** Size of struct bpf_func_info (insn_off, type_id) and struct bpf_line_info (insn_off, file_name_off, line_off, line_col). */
+export const FUNC_INFO_SIZE = 8;
+export const LINE_INFO_SIZE = 16;
+
+/** BTF describing a program's functions and source lines: the loaded BTF and the records of PROG_LOAD. */
+export interface ProgramBtfParams {
+  readonly btfFd: number;
+  /** struct bpf_func_info records, FUNC_INFO_SIZE bytes each. */
+  readonly funcInfo: Uint8Array;
+  /** struct bpf_line_info records, LINE_INFO_SIZE bytes each; may be empty. */
+  readonly lineInfo: Uint8Array;
+}
 
 export interface ProgLoadParams {
   readonly type: ProgramType;
@@ -273,6 +293,8 @@ export interface ProgLoadParams {
   readonly logLevel?: number;
   /** Receives the verifier log; its length is log_size. */
   readonly logBuffer?: Uint8Array;
+  /** Function and line info, which the verifier needs for callbacks (ld_imm64 of a function). */
+  readonly btf?: ProgramBtfParams;
 }
 
 export function progLoadAttr(params: ProgLoadParams) {
@@ -288,12 +310,49 @@ export function progLoadAttr(params: ProgLoadParams) {
     .u32('kern_version', params.kernVersion ?? 0)
     .bytesField('prog_name', objectName(params.name ?? ''));
   const requires: Requirement[] = [{ feature: `${params.type} programs`, since: ProgramTypeValue[params.type].since }];
+  if (params.btf) {
+    attr
+      .u32('prog_btf_fd', params.btf.btfFd)
+      .u32('func_info_rec_size', FUNC_INFO_SIZE)
+      .pointer('func_info', params.btf.funcInfo)
+      .u32('func_info_cnt', params.btf.funcInfo.byteLength / FUNC_INFO_SIZE);
+    if (params.btf.lineInfo.byteLength > 0) {
+      attr
+        .u32('line_info_rec_size', LINE_INFO_SIZE)
+        .pointer('line_info', params.btf.lineInfo)
+        .u32('line_info_cnt', params.btf.lineInfo.byteLength / LINE_INFO_SIZE);
+    }
+  }
   if (params.expectedAttachType !== undefined) {
     const attach = AttachType[params.expectedAttachType];
     attr.u32('expected_attach_type', attach.value);
     requires.push({ feature: `attach type ${params.expectedAttachType}`, since: attach.since });
   }
   return request('PROG_LOAD', attr, { requires });
+}
+
+// BPF_BTF_LOAD: btf, btf_log_buf, btf_size, btf_log_size, btf_log_level, btf_log_true_size (6.4).
+export const BTF_LOAD = {
+  name: 'bpf_attr(BTF_LOAD)',
+  size: 32,
+  fields: {
+    btf: pointer(0),
+    btf_log_buf: pointer(8),
+    btf_size: u32(16),
+    btf_log_size: u32(20),
+    btf_log_level: u32(24),
+    btf_log_true_size: u32(28, '6.4'),
+  },
+} as const satisfies StructLayout<string>;
+
+export function btfLoadAttr(btf: Uint8Array, logBuffer: Uint8Array = new Uint8Array(0)) {
+  const attr = new StructBuffer(BTF_LOAD)
+    .pointer('btf', btf)
+    .u32('btf_size', btf.byteLength)
+    .pointer('btf_log_buf', logBuffer)
+    .u32('btf_log_size', logBuffer.byteLength)
+    .u32('btf_log_level', logBuffer.byteLength > 0 ? 1 : 0);
+  return request('BTF_LOAD', attr);
 }
 
 // BPF_OBJ_PIN and BPF_OBJ_GET.

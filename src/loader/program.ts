@@ -8,7 +8,8 @@ import { formatLlvmInstruction } from '../asm/disasm/llvm.js';
 import { classify, decode, encode, EncodingError, type Instruction } from '../asm/instruction.js';
 import { PseudoSrc, CallSrc, type PseudoSrcName } from '../asm/opcodes.js';
 import { indexBySlot, slotOffsets, type AssembledProgram, type MapDefinition, type ProgramType, type Relocation } from '../asm/program.js';
-import { objGetAttr, objPinAttr, progLoadAttr, progTestRunAttr } from './attr.js';
+import { objGetAttr, objPinAttr, progLoadAttr, progTestRunAttr, type ProgramBtfParams } from './attr.js';
+import { loadProgramBtf, needsProgramBtf, type ProgramBtf } from './btf.js';
 import { BpfError, parseVerifierLog, RelocationError, VerifierError } from './errors.js';
 import { bpfObjectKind, programInfo, xlatedInstructions, type ProgramInfo } from './info.js';
 import { BpfMap, createMap, MapHandle, PerCpuMap, pinHints, rawCodec, RingBufferMap, type AnyMap, type Codec } from './maps.js';
@@ -275,6 +276,7 @@ interface LoadAttempt {
   readonly license: string;
   readonly bytes: Uint8Array;
   readonly expectedAttachType?: AttachTypeName;
+  readonly btf?: ProgramBtfParams;
 }
 
 /** BPF_PROG_LOAD, retried: with a log when a silent load fails, with a larger log on ENOSPC, again on EAGAIN. */
@@ -331,10 +333,12 @@ export function loadProgram(program: AssembledProgram, options: LoadOptions = {}
   const slots = slotOffsets(insns);
   const functionSlot = new Map(program.functions.map((fn) => [fn.name, slots[fn.insn]!]));
   const { all, created } = openMaps(program, options.maps ?? {});
+  let btf: ProgramBtf | undefined;
   try {
     for (const relocation of program.relocations) relocate(program, insns, slots, relocation, { maps: all, functionSlot });
+    btf = needsProgramBtf(program) ? loadProgramBtf(program) : undefined;
     const { owned, log } = loadWithLog(
-      { type: program.type, name: program.name, license: program.license, bytes: encode(insns), expectedAttachType: options.expectedAttachType },
+      { type: program.type, name: program.name, license: program.license, bytes: encode(insns), expectedAttachType: options.expectedAttachType, btf: btf?.params },
       options,
       (errno, log) => verifierError(program, insns, errno, log),
     );
@@ -347,6 +351,9 @@ export function loadProgram(program: AssembledProgram, options: LoadOptions = {}
   } catch (error) {
     for (const map of created) map.close();
     throw error;
+  } finally {
+    // The program holds its own reference to the BTF.
+    btf?.fd.close();
   }
 }
 

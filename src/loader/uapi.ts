@@ -27,6 +27,7 @@ export const BpfCommand = {
   PROG_GET_FD_BY_ID: { value: 13, since: '4.13' },
   MAP_GET_FD_BY_ID: { value: 14, since: '4.13' },
   OBJ_GET_INFO_BY_FD: { value: 15, since: '4.13' },
+  BTF_LOAD: { value: 18, since: '4.18' },
   LINK_CREATE: { value: 28, since: '5.7' },
   LINK_UPDATE: { value: 29, since: '5.7' },
   LINK_DETACH: { value: 34, since: '5.9' },

@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  btfLoadAttr,
+  FUNC_INFO_SIZE,
+  LINE_INFO_SIZE,
   linkCreateAttr,
   linkDetachAttr,
   linkUpdateAttr,
@@ -27,7 +30,7 @@ import {
   StructBuffer,
   type BpfRequest,
 } from '../../src/loader/attr.js';
-import { AttachType, MapTypeValue, ProgramTypeValue } from '../../src/loader/uapi.js';
+import { AttachType, BpfCommand, MapTypeValue, ProgramTypeValue } from '../../src/loader/uapi.js';
 
 /** offsetof() of each field used, and the end of each command's member, from the installed header. */
 const C_SOURCE = `
@@ -46,7 +49,13 @@ int main(void) {
   OFF("prog_type", prog_type); OFF("insn_cnt", insn_cnt); OFF("insns", insns); OFF("license", license);
   OFF("log_level", log_level); OFF("log_size", log_size); OFF("log_buf", log_buf); OFF("kern_version", kern_version);
   OFF("prog_name", prog_name); OFF("expected_attach_type", expected_attach_type);
+  OFF("prog_btf_fd", prog_btf_fd); OFF("func_info_rec_size", func_info_rec_size); OFF("func_info", func_info);
+  OFF("func_info_cnt", func_info_cnt); OFF("line_info_rec_size", line_info_rec_size); OFF("line_info", line_info);
+  OFF("line_info_cnt", line_info_cnt);
   END("prog_load_end", core_relo_rec_size);
+  OFF("btf", btf); OFF("btf_log_buf", btf_log_buf); OFF("btf_size", btf_size); OFF("btf_log_size", btf_log_size);
+  OFF("btf_log_level", btf_log_level); END("btf_load_end", btf_log_level);
+  printf("\\"BPF_BTF_LOAD\\": %d, \\"func_info_size\\": %zu, \\"line_info_size\\": %zu,\\n", BPF_BTF_LOAD, sizeof(struct bpf_func_info), sizeof(struct bpf_line_info));
   OFF("pathname", pathname); OFF("bpf_fd", bpf_fd); OFF("file_flags", file_flags); END("obj_end", file_flags);
   OFF("test.prog_fd", test.prog_fd); OFF("test.data_size_in", test.data_size_in); OFF("test.data_size_out", test.data_size_out);
   OFF("test.data_in", test.data_in); OFF("test.data_out", test.data_out); OFF("test.repeat", test.repeat);
@@ -134,6 +143,23 @@ describe('bpf_attr encoders', () => {
     expect(pointerOffsets(request)).toEqual([c.insns, c.license, c.log_buf]);
     const license = request.pointers.find(([, offset]) => offset === c.license)![2];
     expect(Buffer.from(license).toString('latin1')).toBe('GPL\0');
+  });
+
+  it('PROG_LOAD with BTF function and line info, and BTF_LOAD', () => {
+    const funcInfo = new Uint8Array(2 * FUNC_INFO_SIZE);
+    const lineInfo = new Uint8Array(3 * LINE_INFO_SIZE);
+    const request = progLoadAttr({ type: 'xdp', insns: new Uint8Array(8), license: 'GPL', btf: { btfFd: 12, funcInfo, lineInfo } });
+    expect([FUNC_INFO_SIZE, LINE_INFO_SIZE]).toEqual([c.func_info_size, c.line_info_size]);
+    expect([c.prog_btf_fd, c.func_info_rec_size, c.func_info_cnt, c.line_info_rec_size, c.line_info_cnt].map((o) => u32At(request, o!))).toEqual([12, 8, 2, 16, 3]);
+    expect(pointerOffsets(request)).toEqual([c.insns, c.license, c.func_info, c.line_info]);
+    const btf = new Uint8Array(40);
+    const log = new Uint8Array(64);
+    const load = btfLoadAttr(btf, log);
+    expect(BpfCommand.BTF_LOAD.value).toBe(c.BPF_BTF_LOAD);
+    // The layout reaches btf_log_true_size (Linux 6.4), which older headers lack.
+    expect(load.attr.bytes.byteLength).toBe(roundUp8(c.btf_load_end!));
+    expect([c.btf_size, c.btf_log_size, c.btf_log_level].map((o) => u32At(load, o!))).toEqual([40, 64, 1]);
+    expect(pointerOffsets(load)).toEqual([c.btf, c.btf_log_buf]);
   });
 
   it('OBJ_PIN and OBJ_GET', () => {

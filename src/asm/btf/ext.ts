@@ -22,14 +22,14 @@ const COLUMN_BITS = 10;
 const MAX_COLUMN = (1 << COLUMN_BITS) - 1;
 
 export interface FuncInfo {
-  /** Byte offset of the function's first instruction in its section. */
+  /** Byte offset of the function's first instruction in its section (for BPF_PROG_LOAD: its slot). */
   readonly insnOffset: number;
   /** Id of its BTF FUNC. */
   readonly typeId: number;
 }
 
 export interface LineInfo {
-  /** Byte offset of the instruction in its section. */
+  /** Byte offset of the instruction in its section (for BPF_PROG_LOAD: its slot). */
   readonly insnOffset: number;
   readonly file: string;
   /** The text of the source line, shown by `bpftool prog dump xlated`. */
@@ -45,20 +45,28 @@ export interface BtfExt {
   readonly lineInfo: ReadonlyMap<string, readonly LineInfo[]>;
 }
 
+/** One struct bpf_func_info: the layout of `.BTF.ext` records and of BPF_PROG_LOAD's func_info alike. */
+export function writeFuncInfo(out: ByteWriter, r: FuncInfo): void {
+  out.u32(r.insnOffset).u32(r.typeId);
+}
+
+/** One struct bpf_line_info, its strings added to `strings`. */
+export function writeLineInfo(out: ByteWriter, r: LineInfo, strings: StringTable): void {
+  out.u32(r.insnOffset).u32(strings.add(r.file)).u32(strings.add(r.text));
+  out.u32(((r.line << COLUMN_BITS) | Math.min(r.column, MAX_COLUMN)) >>> 0);
+}
+
 /** Encode `.BTF.ext`; names and lines go into `strings`, the string table of the `.BTF` it accompanies. */
 export function encodeBtfExt(ext: BtfExt, strings: StringTable): Uint8Array {
   const funcs = new ByteWriter().u32(FUNC_INFO_SIZE);
   for (const [section, records] of ext.funcInfo) {
     funcs.u32(strings.add(section)).u32(records.length);
-    for (const r of records) funcs.u32(r.insnOffset).u32(r.typeId);
+    for (const r of records) writeFuncInfo(funcs, r);
   }
   const lines = new ByteWriter().u32(LINE_INFO_SIZE);
   for (const [section, records] of ext.lineInfo) {
     lines.u32(strings.add(section)).u32(records.length);
-    for (const r of records) {
-      lines.u32(r.insnOffset).u32(strings.add(r.file)).u32(strings.add(r.text));
-      lines.u32(((r.line << COLUMN_BITS) | Math.min(r.column, MAX_COLUMN)) >>> 0);
-    }
+    for (const r of records) writeLineInfo(lines, r, strings);
   }
   const funcBytes = funcs.finish();
   const lineBytes = lines.finish();

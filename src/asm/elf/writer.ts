@@ -9,7 +9,7 @@
  * - subprograms in `.text` as static functions, which is where libbpf
  *   looks for the targets of bpf-to-bpf calls; a call is `call -1` with an
  *   R_BPF_64_32 relocation against the callee, a function address an
- *   ld_imm64 of 0 with R_BPF_64_64 against it, as clang emits them;
+ *   ld_imm64 of its offset with R_BPF_64_64 against `.text`, as clang emits them;
  * - a map reference is an ld_imm64 of 0 with an R_BPF_64_64 relocation
  *   against the map's symbol in `.maps`, a BTF-defined map (maps.ts);
  * - `license`, `.BTF` (maps, function prototypes, the `.maps` DATASEC) and
@@ -17,11 +17,11 @@
  * - labels as local symbols, so that llvm-objdump names jump targets.
  */
 import { encodeBtfExt, type FuncInfo, type LineInfo } from '../btf/ext.js';
-import { IntEncoding } from '../btf/types.js';
+import { addFunctionType, btfIdentifier } from '../btf/program.js';
 import { BtfBuilder } from '../btf/writer.js';
 import { encode, type Instruction } from '../instruction.js';
 import { LD_IMM64_CODE } from '../opcodes.js';
-import { slotOffsets, type AssembledProgram, type MapDefinition, type ProgramType } from '../program.js';
+import { slotOffsets, type AssembledProgram, type MapDefinition } from '../program.js';
 import { BpfRelocation, SectionFlag, SectionType, SymbolBind, SymbolType } from './constants.js';
 import { ElfError } from './errors.js';
 import { functionRanges, functionTargets, type FunctionRange } from './functions.js';
@@ -35,22 +35,8 @@ export interface WriteObjectOptions {
   readonly sourceText?: SourceText;
 }
 
-/** The context struct each program type's entry function receives, for its BTF prototype. */
-const CONTEXT_STRUCT: Readonly<Record<ProgramType, string>> = {
-  xdp: 'xdp_md',
-  sched_cls: '__sk_buff',
-  sched_act: '__sk_buff',
-  socket_filter: '__sk_buff',
-  cgroup_skb: '__sk_buff',
-  kprobe: 'pt_regs',
-  tracepoint: 'pt_regs',
-};
-
 const SLOT_BYTES = 8;
 const TEXT = '.text';
-
-/** BTF names must be C identifiers; symbol names may also hold '.' and '$'. */
-const btfName = (name: string): string => name.replace(/[^A-Za-z0-9_]/g, '_');
 
 /** One function of one program, where it goes in the object. */
 interface PlacedFunction {
@@ -88,11 +74,13 @@ export function writeObject(programs: readonly AssembledProgram[], options: Writ
     const bind = fn.range.entry ? SymbolBind.GLOBAL : SymbolBind.LOCAL;
     symbols.set(fn, elf.addSymbol({ name: fn.symbolName, type: SymbolType.FUNC, bind, section: sectionIndex.get(fn.section)!, value: fn.offset, size }));
     const records = funcInfo.get(fn.section) ?? [];
-    records.push({ insnOffset: fn.offset, typeId: addFunctionType(btf, fn) });
+    records.push({ insnOffset: fn.offset, typeId: addFunctionType(btf, fn.symbolName, fn.range.entry, fn.program.type) });
     funcInfo.set(fn.section, records);
   }
 
   const code = new Map<string, Instruction[]>([...sectionIndex.keys()].map((name) => [name, []]));
+  let text: SymbolHandle | undefined;
+  const textSymbol = () => (text ??= elf.addSymbol({ name: '', type: SymbolType.SECTION, bind: SymbolBind.LOCAL, section: sectionIndex.get(TEXT)!, value: 0, size: 0 }));
   for (const program of programs) {
     const own = placed.filter((fn) => fn.program === program);
     const functions = ranges.get(program)!;
@@ -110,10 +98,15 @@ export function writeObject(programs: readonly AssembledProgram[], options: Writ
         if (target !== undefined) {
           const callee = own.find((f) => f.range === functions[target])!;
           if (callee.range.entry) throw new ElfError(`program ${program.name}: instruction ${index} refers to the entry function; libbpf resolves calls only into .text subprograms`);
-          const isLoad = insn.code === LD_IMM64_CODE;
-          // As clang emits them: the load is a plain one of 0 (libbpf marks it BPF_PSEUDO_FUNC), the call `call -1`.
-          out.push(isLoad ? { ...insn, src: 0, imm: 0, imm2: 0 } : { ...insn, imm: -1 });
-          elf.addRelocation(section, offsetOf(index), isLoad ? BpfRelocation.R_BPF_64_64 : BpfRelocation.R_BPF_64_32, symbols.get(callee)!);
+          if (insn.code === LD_IMM64_CODE) {
+            // As clang emits the address of a static function: a plain load of its offset in .text against the
+            // section's symbol (libbpf takes only that, or a global function, for an address, and marks it BPF_PSEUDO_FUNC).
+            out.push({ ...insn, src: 0, imm: callee.offset, imm2: 0 });
+            elf.addRelocation(section, offsetOf(index), BpfRelocation.R_BPF_64_64, textSymbol());
+          } else {
+            out.push({ ...insn, imm: -1 });
+            elf.addRelocation(section, offsetOf(index), BpfRelocation.R_BPF_64_32, symbols.get(callee)!);
+          }
         } else if (map !== undefined) {
           const symbol = mapSymbols.get(map);
           if (!symbol) throw new ElfError(`program ${program.name}: instruction ${index} refers to map ${map}, which the program does not declare`);
@@ -228,7 +221,7 @@ function writeMaps(elf: ElfBuilder, btf: BtfBuilder, maps: readonly MapDefinitio
   let offset = 0;
   for (const map of maps) {
     const struct = addMapStruct(btf, map);
-    vars.push({ type: btf.add({ kind: 'var', name: btfName(map.name), type: struct.type, linkage: 'global_allocated' }), offset, size: struct.size });
+    vars.push({ type: btf.add({ kind: 'var', name: btfIdentifier(map.name), type: struct.type, linkage: 'global_allocated' }), offset, size: struct.size });
     placed.push({ map, offset, size: struct.size });
     offset += struct.size;
   }
@@ -238,24 +231,6 @@ function writeMaps(elf: ElfBuilder, btf: BtfBuilder, maps: readonly MapDefinitio
     symbols.set(map.name, elf.addSymbol({ name: map.name, type: SymbolType.OBJECT, bind: SymbolBind.GLOBAL, section, value: at, size }));
   }
   return symbols;
-}
-
-/**
- * BTF FUNC and FUNC_PROTO of a function: the entry function is
- * `int name(struct <ctx> *ctx)`, global; a subprogram is `long name(void)`,
- * static, since the DSL does not know its arguments and the verifier checks
- * the BTF arguments only of global functions.
- */
-function addFunctionType(btf: BtfBuilder, fn: PlacedFunction): number {
-  if (fn.range.entry) {
-    const int = btf.intern({ kind: 'int', name: 'int', size: 4, bits: 32, encoding: IntEncoding.signed });
-    const context = btf.intern({ kind: 'fwd', name: CONTEXT_STRUCT[fn.program.type], union: false });
-    const proto = btf.intern({ kind: 'func_proto', returnType: int, params: [{ name: 'ctx', type: btf.intern({ kind: 'ptr', type: context }) }] });
-    return btf.add({ kind: 'func', name: btfName(fn.symbolName), type: proto, linkage: 'global' });
-  }
-  const long = btf.intern({ kind: 'int', name: 'long', size: 8, bits: 64, encoding: IntEncoding.signed });
-  const proto = btf.intern({ kind: 'func_proto', returnType: long, params: [] });
-  return btf.add({ kind: 'func', name: btfName(fn.symbolName), type: proto, linkage: 'static' });
 }
 
 /** line_info of every section, or undefined when some function has no source location (the kernel wants all or none). */
