@@ -7,6 +7,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { AttachOptionSpec } from '../loader/attach-options.js';
 import { BpfError, FeatureError, NativeUnavailableError, RelocationError } from '../loader/errors.js';
 import { NetlinkError } from '../loader/netlink/socket.js';
+import { RouteLocalnetError } from '../loader/dns-redirect.js';
 import { PinDirectoryError } from '../loader/pins.js';
 import { XdpStateError } from '../loader/xdp-attachment.js';
 
@@ -21,7 +22,8 @@ export function isSystemRefusal(error: unknown): error is Error {
     error instanceof RelocationError ||
     error instanceof NetlinkError ||
     error instanceof XdpStateError ||
-    error instanceof PinDirectoryError
+    error instanceof PinDirectoryError ||
+    error instanceof RouteLocalnetError
   );
 }
 

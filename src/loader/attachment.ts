@@ -21,7 +21,9 @@ import { bpfObjectKind } from './info.js';
 import { PinDirectoryError, pinDirectoryEntries } from './pins.js';
 import { bpfCall, bpfFd } from './syscall.js';
 import { DNS_FORWARD_ATTACHABLE } from './dns-forward.js';
+import { DNS_REDIRECT_ATTACHABLE } from './dns-redirect.js';
 import { XDP_NETLINK_RECORD } from './xdp-attachment.js';
+import { TC_NETLINK_RECORD } from './tc-attachment.js';
 
 /** A program attached somewhere by this process. */
 export interface Attachment {
@@ -43,11 +45,11 @@ export interface Attachment {
 
 /** A program `bpfgen attach` can attach. */
 export interface AttachableProgram {
-  /** CLI name, also its key in PROGRAMS. */
+  /** CLI name, also its key in PROGRAMS when it loads one program (tc-dns-redirect loads two and has none). */
   readonly name: string;
   /** The kernel names of the programs it loads, by which detachFromInterface recognises them. */
   readonly kernelNames: readonly string[];
-  /** Options of attaching; the program's build options come from its PROGRAMS entry. */
+  /** Options of attaching; the program's build options come from its PROGRAMS entry, or are among these when it has none. */
   readonly options: readonly AttachOptionSpec[];
   /** Build, load and attach, with build and attach option values by name (strings from the command line, or typed values). */
   attach(values: Readonly<Record<string, unknown>>): Promise<Attachment>;
@@ -61,6 +63,7 @@ export interface AttachableProgram {
 
 export const ATTACHABLE: Readonly<Record<string, AttachableProgram>> = {
   'xdp-dns-forward': DNS_FORWARD_ATTACHABLE,
+  'tc-dns-redirect': DNS_REDIRECT_ATTACHABLE,
 };
 
 /** The attachable program registered under a CLI name (own keys only). */
@@ -84,7 +87,7 @@ export interface PinnedRecordKind {
 }
 
 /** Kinds of records, one per way of attaching without a link. */
-const RECORD_KINDS: readonly PinnedRecordKind[] = [XDP_NETLINK_RECORD];
+const RECORD_KINDS: readonly PinnedRecordKind[] = [XDP_NETLINK_RECORD, TC_NETLINK_RECORD];
 
 const OBJECT_PREFIXES = ['link_', 'prog_', 'map_'];
 

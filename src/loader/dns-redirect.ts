@@ -13,7 +13,7 @@
  * tcx or netlink (TcAttachment); update() builds both programs again with
  * the new settings and swaps each in atomically.
  */
-import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   buildTcDnsRedirectEth,
   buildTcDnsRedirectLo,
@@ -272,7 +272,7 @@ export async function attachDnsRedirect(options: DnsRedirectOptions): Promise<Dn
   const interfaces: Interfaces = { lo, loIndex: resolveInterface('--lo', lo), eth, ethIndex: resolveInterface('--eth', eth) };
   const routeLocalnet = ensureRouteLocalnet(lo, attach.setRouteLocalnet as boolean);
   const method = attach.attach as TcAttachMethod;
-  const createdPinDirectory = pin === undefined ? false : preparePinDirectory(pin);
+  const pinDirectory = pin === undefined ? undefined : preparePinDirectory(pin);
   let ethAttachment: TcAttachment | undefined;
   let redirect: DnsRedirect | undefined;
   try {
@@ -284,7 +284,7 @@ export async function attachDnsRedirect(options: DnsRedirectOptions): Promise<Dn
   } catch (error) {
     if (redirect) await redirect.close();
     else ethAttachment?.close();
-    if (createdPinDirectory) rmdirSync(pin!);
+    pinDirectory?.removeCreated();
     throw error;
   }
 }

@@ -1,6 +1,6 @@
 import { ATTACHABLE, attachableNamed, type Attachment } from '../../loader/attachment.js';
 import { preparePinDirectory } from '../../loader/pins.js';
-import { PROGRAMS, programNamed } from '../../programs/index.js';
+import { programNamed } from '../../programs/index.js';
 import { parseCommandLine } from '../args.js';
 import { attachFlags, attachOptionHelp, attachOptionValues, catchStopSignals, isSystemRefusal, SIGNAL_EXIT_CODES } from '../attach-support.js';
 import { programFlags, programOptionHelp, programOptionValues } from '../program-args.js';
@@ -8,8 +8,9 @@ import { UsageError, type Command } from '../usage.js';
 
 const programHelp = Object.values(ATTACHABLE)
   .map((entry) => {
-    const program = PROGRAMS[entry.name]!;
-    return `  ${entry.name} (${program.type})\n${programOptionHelp(program)}\n${attachOptionHelp(entry.options)}`;
+    const program = programNamed(entry.name);
+    const heading = program ? `  ${entry.name} (${program.type})\n${programOptionHelp(program)}` : `  ${entry.name} (${entry.kernelNames.join(', ')})`;
+    return `${heading}\n${attachOptionHelp(entry.options)}`;
   })
   .join('\n');
 
@@ -56,11 +57,11 @@ Examples:
     });
     if (positionals.length !== 1) throw new UsageError(`attach: expected one PROGRAM${positionals.length > 1 ? `, not ${positionals.length} arguments` : ''} (attachable: ${Object.keys(ATTACHABLE).join(', ')})`);
     const name = positionals[0]!;
-    if (!named || !program) {
+    if (!named) {
       const why = programNamed(name) ? `${name} cannot be attached by bpfgen attach` : `unknown program '${name}'`;
       throw new UsageError(`attach: ${why} (attachable: ${Object.keys(ATTACHABLE).join(', ')})`);
     }
-    const options = { ...programOptionValues(program, values), ...attachOptionValues(named.options, values) };
+    const options = { ...(program ? programOptionValues(program, values) : {}), ...attachOptionValues(named.options, values) };
     const pin = values.pin as string | undefined;
     if (pin === '') throw new UsageError('attach: --pin needs a directory');
 
