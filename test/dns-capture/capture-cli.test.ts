@@ -221,6 +221,17 @@ describeWithBpf('bpfgen capture', () => {
     }
   });
 
+  it('without the privileges it needs: one line naming them, exit code 1', () => {
+    const drop = (...caps: string[]) => ['setpriv', ...caps, '--'];
+    const unprivileged = cli.run(['capture', '--iface', 'lo'], drop('--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'));
+    expect(unprivileged.stderr).toMatch(/^bpfgen: capture: bpf\(BPF_PROG_LOAD\) was not permitted \(EPERM\): .*CAP_BPF.*\n$/);
+    expect(unprivileged.status).toBe(1);
+    const noRawSockets = cli.run(['capture', '--iface', 'lo'], drop('--inh-caps=-net_raw', '--bounding-set=-net_raw'));
+    expect(noRawSockets.stderr).toBe('bpfgen: capture: cannot open a packet socket on lo: EPERM: packet sockets need CAP_NET_RAW (run as root)\n');
+    expect(noRawSockets.status).toBe(1);
+    expect(noRawSockets.stdout + unprivileged.stdout).toBe('');
+  });
+
   it('bad flags are one line and exit code 2', () => {
     for (const [args, message] of [
       [['capture'], /^bpfgen: capture: --iface IF is required \(any for all interfaces\)\n$/],

@@ -43,14 +43,16 @@ function isCaptureRefusal(error: unknown): error is Error {
   return error instanceof NativeUnavailableError || error instanceof BpfError || error instanceof FeatureError || error instanceof PacketSocketError;
 }
 
-function resolveInterface(name: string): number | undefined {
+/** The interface to capture on, checked to exist (undefined for 'any'), by name so that messages name it. */
+function checkedInterface(name: string): string | undefined {
   if (name === 'any') return undefined;
   try {
-    return interfaceIndex(name);
+    interfaceIndex(name);
   } catch (error) {
     if (error instanceof NativeUnavailableError) throw error;
     throw new UsageError(`--iface: no network interface named '${name}'`);
   }
+  return name;
 }
 
 export const captureCommand: Command = {
@@ -72,7 +74,7 @@ export const captureCommand: Command = {
 
     let capture: DnsCapture;
     try {
-      capture = captureDns({ iface: resolveInterface(values.iface), port });
+      capture = captureDns({ iface: checkedInterface(values.iface), port });
     } catch (error) {
       if (!isCaptureRefusal(error)) throw error;
       process.stderr.write(`bpfgen: capture: ${error.message}\n`);
