@@ -16,3 +16,5 @@ export { HELPERS, helperById, helperByName, type Helper, type HelperName } from 
 export * from './disasm/index.js';
 export { assembleText, detectSyntax, parsePseudoC, parseUbpf, textListing, type TextProgram, type TextSyntax } from './text/index.js';
 export { parseWords } from './text/words.js';
+export { readObject, readObjectSections, writeObject, ElfError, programTypeOfSection, SECTION_BY_TYPE, type BpfObject, type CodeSection, type ObjectSections, type WriteObjectOptions } from './elf/index.js';
+export { Btf, BtfBuilder, BtfError, decodeBtfExt, encodeBtfExt, enumValues, readKernelBtf, type BtfType, type BtfTypeSpec, type BtfExt } from './btf/index.js';

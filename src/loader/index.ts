@@ -29,3 +29,4 @@ export * from './netlink/index.js';
 export { attachTcx } from './tcx.js';
 export { attachDnsRedirect, DnsRedirect, RouteLocalnetError } from './dns-redirect.js';
 export type { DnsRedirectInfo, DnsRedirectOptions, DnsRedirectSettings } from './dns-redirect.js';
+export { loadObject, LoadedObject, type LoadObjectOptions } from './object.js';
