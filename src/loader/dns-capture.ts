@@ -32,6 +32,8 @@ export interface DnsCaptureStats {
   readonly kernelDropped: number;
   /** Outgoing copies on loopback devices, skipped (see above). */
   readonly loopbackDuplicates: number;
+  /** Frames the filter kept whose IP or UDP length ends before the DNS header (its bytes were padding): not reported. */
+  readonly skipped: number;
   /** Messages reported. */
   readonly messages: number;
   readonly malformed: number;
@@ -41,6 +43,7 @@ export interface DnsCaptureStats {
 export class DnsCapture implements AsyncIterable<DnsMessage> {
   readonly #socket: PacketSocket;
   #loopbackDuplicates = 0;
+  #skipped = 0;
   #messages = 0;
   #malformed = 0;
   #fragments = 0;
@@ -59,9 +62,11 @@ export class DnsCapture implements AsyncIterable<DnsMessage> {
         this.#loopbackDuplicates++;
         continue;
       }
-      // The filter admits only frames that decode; a frame that does not is skipped rather than trusted.
       const message = decodeDnsFrame(frame.value);
-      if (!message) continue;
+      if (!message) {
+        this.#skipped++;
+        continue;
+      }
       this.#messages++;
       if (message.status === 'malformed') this.#malformed++;
       if (message.status === 'fragment') this.#fragments++;
@@ -86,6 +91,7 @@ export class DnsCapture implements AsyncIterable<DnsMessage> {
       kernelReceived: socket.received,
       kernelDropped: socket.dropped,
       loopbackDuplicates: this.#loopbackDuplicates,
+      skipped: this.#skipped,
       messages: this.#messages,
       malformed: this.#malformed,
       fragments: this.#fragments,

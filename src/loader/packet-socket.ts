@@ -188,7 +188,7 @@ export class PacketSocket implements AsyncIterable<CapturedFrame> {
     this.#buffer = new Uint8Array(snapLength);
   }
 
-  /** @internal */
+  /** See openPacketSocket. */
   static open(options: PacketSocketOptions): PacketSocket {
     const shim = native();
     const ifindex = options.iface === undefined ? 0 : typeof options.iface === 'number' ? options.iface : interfaceIndex(options.iface);
@@ -281,6 +281,7 @@ export class PacketSocket implements AsyncIterable<CapturedFrame> {
     }
     const address = new DataView(this.#address.buffer);
     const packetType = PACKET_TYPES[this.#address[SOCKADDR_LL.pkttype]!] ?? 'host';
+    // The kernel sends the timestamp and auxdata with every frame; the fallbacks below only cover a control buffer cut short.
     const control = readControl(this.#control, received.controlBytes);
     return {
       data: this.#buffer.slice(0, Math.min(received.bytes, this.#buffer.byteLength)),

@@ -189,7 +189,7 @@ describeWithBpf('bpfgen capture', () => {
       expect(summary.nxdomainRate).toBeCloseTo(1 / 6);
       expect(summary.servfailRate).toBeCloseTo(1 / 6);
       expect(summary.latency).toEqual({ samples: 5, p50Ms: nearestRank(latencies, 50), p99Ms: nearestRank(latencies, 99) });
-      expect(stats).toMatchObject({ messages: EXPECTED, kernelDropped: 0, loopbackDuplicates: EXPECTED, kernelReceived: 2 * EXPECTED });
+      expect(stats).toMatchObject({ messages: EXPECTED, kernelDropped: 0, loopbackDuplicates: EXPECTED, kernelReceived: 2 * EXPECTED, skipped: 0 });
     } finally {
       child.kill('SIGKILL');
     }
@@ -216,6 +216,24 @@ describeWithBpf('bpfgen capture', () => {
       expect(stderr).toMatch(/queries +1\n/);
       expect(stderr).toMatch(/responses +1 +\(1 matched, 0 without a query seen\)/);
       expect(stderr).toMatch(/latency p50 +\d+\.\d{3} ms/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('ends like Ctrl-C when the reader of its output goes away', async () => {
+    const child = capture(['--json']);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    try {
+      await printed(child, 'stderr', /capturing DNS/);
+      dig([`@${DNS.v4}`, ZONE.a, 'A']);
+      await printed(child, 'stdout', /\n/);
+      child.stdout!.destroy();
+      // The next write finds the pipe closed.
+      dig([`@${DNS.v4}`, ZONE.a, 'A']);
+      expect(await exited(child, 20_000)).toBe(0);
+      expect(JSON.parse(stderr.trim().split('\n').at(-1)!)).toHaveProperty('summary');
     } finally {
       child.kill('SIGKILL');
     }

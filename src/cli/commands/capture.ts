@@ -23,8 +23,7 @@ On exit (Ctrl-C, or after --count messages) a summary goes to stderr:
 queries and responses, NXDOMAIN and SERVFAIL counts and rates, unanswered
 queries, and p50/p99 latency of the responses matched to their queries by
 (client address, client port, id). A message that does not decode is
-shown as MALFORMED and counted. Needs root (or CAP_BPF, CAP_NET_ADMIN and
-CAP_NET_RAW).
+shown as MALFORMED and counted. Needs root (or CAP_BPF and CAP_NET_RAW).
 
 Options:
   --iface IF   interface to capture on; 'any' for all interfaces
@@ -84,6 +83,8 @@ export const captureCommand: Command = {
     const stop = () => capture.close();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // A reader that goes away (`| head`) ends the capture as Ctrl-C would.
+    process.stdout.once('error', stop);
     process.stderr.write(`bpfgen capture: capturing DNS on ${where}${count === Infinity ? '' : `, ${count} message${count === 1 ? '' : 's'}`}; Ctrl-C stops\n`);
 
     const matcher = new DnsTransactionMatcher();
@@ -102,6 +103,7 @@ export const captureCommand: Command = {
       capture.close();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.stdout.off('error', stop);
     }
     if (failure) process.stderr.write(`bpfgen: capture: ${failure.message}\n`);
     const summary = matcher.summary();
