@@ -17,7 +17,7 @@ export interface FunctionRange {
 }
 
 /** Does the instruction refer to another function by a pc-relative imm: a local call or an ld_imm64 of a function? */
-export function functionReference(insn: Instruction): 'call' | 'func_addr' | undefined {
+function functionReference(insn: Instruction): 'call' | 'func_addr' | undefined {
   let form;
   try {
     form = classify(insn);

@@ -73,13 +73,13 @@ export interface BpfObject extends ObjectSections {
 
 /** Code sections, maps and license of an object, without linking programs. */
 export function readObjectSections(bytes: Uint8Array, options: ReadObjectOptions = {}): ObjectSections {
-  const { sections } = parseObject(bytes, options);
+  const sections = parseObject(bytes, options);
   return { license: sections.license, maps: sections.maps, sections: sections.code.map((c) => c.listing) };
 }
 
 /** Everything `readObjectSections` gives, and the programs linked for loading. */
 export function readObject(bytes: Uint8Array, options: ReadObjectOptions = {}): BpfObject {
-  const { sections } = parseObject(bytes, options);
+  const sections = parseObject(bytes, options);
   const programs = sections.code.flatMap((code) =>
     code.section.name === TEXT ? [] : code.listing.functions.filter((f) => f.entry).map((f) => linkProgram(sections, code, f, options.file)),
   );
@@ -103,10 +103,9 @@ interface ParsedSections {
   /** Map name by offset in `.maps`. */
   readonly mapAt: ReadonlyMap<number, string>;
   readonly code: readonly ParsedCode[];
-  readonly elf: ElfFile;
 }
 
-function parseObject(bytes: Uint8Array, options: ReadObjectOptions): { sections: ParsedSections } {
+function parseObject(bytes: Uint8Array, options: ReadObjectOptions): ParsedSections {
   const file = options.file;
   const elf = parseElf(bytes, file);
   const named = (name: string) => elf.sections.find((s) => s.name === name);
@@ -118,9 +117,9 @@ function parseObject(bytes: Uint8Array, options: ReadObjectOptions): { sections:
   const btf = btfSection ? withBtfErrors(btfSection, file, () => Btf.parse(btfSection.data)) : undefined;
   const extSection = named('.BTF.ext');
   const ext = extSection && btf ? withBtfErrors(extSection, file, () => decodeBtfExt(extSection.data, btf)) : undefined;
-  const { maps, mapAt } = readMaps(elf, btf, file);
-  const code = elf.sections.filter((s) => isExecutable(s) && s.data.byteLength > 0).map((s) => parseCode(elf, s, ext, btfSection, file));
-  return { sections: { license: readLicense(named('license'), file), maps, mapAt, code, elf } };
+  const { maps, mapAt } = readMaps(elf, btfSection && btf ? { btf, section: btfSection } : undefined, file);
+  const code = elf.sections.filter((s) => isExecutable(s) && s.data.byteLength > 0).map((s) => parseCode(elf, s, ext, file));
+  return { license: readLicense(named('license'), file), maps, mapAt, code };
 }
 
 function withBtfErrors<T>(section: ElfSection, file: string | undefined, parse: () => T): T {
@@ -140,7 +139,7 @@ function readLicense(section: ElfSection | undefined, file: string | undefined):
 }
 
 /** BTF-defined maps: each symbol in .maps names a VAR of the `.maps` DATASEC whose struct describes the map. */
-function readMaps(elf: ElfFile, btf: Btf | undefined, file: string | undefined): { maps: MapDefinition[]; mapAt: Map<number, string> } {
+function readMaps(elf: ElfFile, described: { btf: Btf; section: ElfSection } | undefined, file: string | undefined): { maps: MapDefinition[]; mapAt: Map<number, string> } {
   const section = elf.sections.find((s) => s.name === '.maps');
   const maps: MapDefinition[] = [];
   const mapAt = new Map<number, string>();
@@ -149,14 +148,16 @@ function readMaps(elf: ElfFile, btf: Btf | undefined, file: string | undefined):
     .filter((s) => s.section === section.index && s.type !== SymbolType.SECTION && s.name !== '')
     .sort((a, b) => a.value - b.value);
   if (symbols.length === 0) return { maps, mapAt };
-  if (!btf) throw new ElfError('maps need BTF to describe them, but the object has no .BTF section (libbpf 1.x refuses such maps too)', { file, section: '.maps' });
-  const datasec = withBtfErrors(section, file, () => btf.find('datasec', '.maps'));
+  if (!described) throw new ElfError('maps need BTF to describe them, but the object has no .BTF section (libbpf 1.x refuses such maps too)', { file, section: '.maps' });
+  const { btf } = described;
+  // Problems inside the BTF are reported in .BTF; those of a map's description at the map's offset in .maps.
+  const datasec = withBtfErrors(described.section, file, () => btf.find('datasec', '.maps'));
   if (!datasec) throw new ElfError('.BTF has no DATASEC .maps describing the maps', { file, section: '.BTF' });
   for (const symbol of symbols) {
     const fail = (detail: string): never => {
       throw new ElfError(detail, { file, section: '.maps', offset: symbol.value });
     };
-    const map = withBtfErrors(section, file, () => {
+    const map = withBtfErrors(described.section, file, () => {
       const variable = datasec.vars.map((v) => btf.type(v.type)).find((t) => t.kind === 'var' && t.name === symbol.name);
       if (!variable || variable.kind !== 'var') return fail(`map ${symbol.name} has no VAR in the .maps DATASEC`);
       return mapFromStruct(btf, symbol.name, variable.type, fail);
@@ -173,7 +174,7 @@ function symbolName(elf: ElfFile, symbol: ElfSymbol): string {
   return symbol.name;
 }
 
-function parseCode(elf: ElfFile, section: ElfSection, ext: BtfExt | undefined, btfSection: ElfSection | undefined, file: string | undefined): ParsedCode {
+function parseCode(elf: ElfFile, section: ElfSection, ext: BtfExt | undefined, file: string | undefined): ParsedCode {
   const fail = (offset: number, detail: string): never => {
     throw new ElfError(detail, { file, section: section.name, offset });
   };
@@ -228,7 +229,7 @@ function parseCode(elf: ElfFile, section: ElfSection, ext: BtfExt | undefined, b
     try {
       return indexAt(offset, what);
     } catch (error) {
-      if (error instanceof ElfError) throw new ElfError(`line_info of section ${section.name}: ${error.detail}`, { file, section: btfSection ? '.BTF.ext' : section.name });
+      if (error instanceof ElfError) throw new ElfError(`line_info of section ${section.name}: ${error.detail}`, { file, section: '.BTF.ext' });
       throw error;
     }
   });
