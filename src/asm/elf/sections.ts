@@ -17,12 +17,15 @@ export const SECTION_BY_TYPE: Readonly<Record<ProgramType, string>> = {
   cgroup_skb: 'cgroup/skb',
 };
 
-/** Section names (and `name/...` prefixes) libbpf maps to each type bpfgen knows. */
+/**
+ * Section names (and `name/...` prefixes) libbpf maps to each type bpfgen
+ * knows. Names that also change how libbpf loads the program (`xdp.frags`
+ * sets a flag, `tcx/ingress` an attach type) are left out, so that such a
+ * program is refused rather than loaded differently.
+ */
 const TYPE_BY_PREFIX: readonly (readonly [string, ProgramType])[] = [
   ['xdp', 'xdp'],
-  ['xdp.frags', 'xdp'],
   ['tc', 'sched_cls'],
-  ['tcx', 'sched_cls'],
   ['classifier', 'sched_cls'],
   ['action', 'sched_act'],
   ['socket', 'socket_filter'],
