@@ -138,11 +138,11 @@ export class Btf {
   }
 
   /** The first type of `kind` named `name`, decoding only the names of that kind. */
-  find<K extends BtfKindName>(kind: K, name: string): Extract<BtfType, { kind: K }> | undefined {
+  find<K extends BtfKindName>(kind: K, name: string): (BtfType & { readonly kind: K }) | undefined {
     for (let id = 1; id <= this.count; id++) {
       const at = this.#offsets[id - 1]!;
       if (this.#kindAt(at) !== kind) continue;
-      if (this.string(this.#data.u32(at, 'name offset')) === name) return this.type(id) as Extract<BtfType, { kind: K }>;
+      if (this.string(this.#data.u32(at, 'name offset')) === name) return this.type(id) as BtfType & { readonly kind: K };
     }
     return undefined;
   }
