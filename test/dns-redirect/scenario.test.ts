@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compiledCli, type CompiledCli } from '../cli/compiled-cli.js';
-import { describeWithBpf } from '../loader/support.js';
+import { describeWithBpf, privateBpffs } from '../loader/support.js';
 import { Netns, type NetnsProcess } from '../support/netns.js';
 import { ipv4UdpFrame, onesComplementSum, parseFrame, udpDatagram } from '../support/packets.js';
 
@@ -114,6 +114,7 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
   let scratch: string;
   let ethIfindex: number;
   let before: string;
+  let bpffs: { dir: string; dispose(): void };
 
   const dig = (): string => ctr.exec('dig', [`@127.0.0.11`, '-p', String(RESOLVER_PORT), NAME, '+short', '+time=2', '+tries=1']).stdout.trim();
 
@@ -162,6 +163,8 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), `bpfgen-tcdns-${process.pid}-`));
     cli = compiledCli();
+    // Mounted before the namespaces' commands start, so that their mount namespaces (ip netns exec) have it too.
+    bpffs = privateBpffs();
     ctr = Netns.create('tcdns');
     up = Netns.create('tcdns');
     ctr.addVeth('eth0', 'veth-ctr', up);
@@ -182,6 +185,7 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
     await ctr?.delete();
     await up?.delete();
     cli?.dispose();
+    bpffs?.dispose();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -346,6 +350,73 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
       await driver.expect('closed');
       expect(await driver.process.waitForExit(10_000)).toEqual({ code: 0, signal: null });
       expect(dig()).toBe(ANSWER.local);
+      expect(snapshot()).toBe(before);
+    });
+  });
+
+  describe('bpfgen attach tc-dns-redirect and bpfgen detach, inside ctr', () => {
+    const bpfgen = (...args: string[]) => ctr.exec(process.execPath, [join(cli.dir, 'dist', 'cli', 'main.js'), ...args]);
+    const attachArgs = ['attach', 'tc-dns-redirect', '--resolver', RESOLVER, '--upstream', `${UPSTREAM_IP}:53`, '--container-ip', CONTAINER_IP, '--eth', 'eth0'];
+
+    it('says in one line that route_localnet is 0 and exits 1 without --set-route-localnet; with it, sets it', () => {
+      ctr.execOk('sysctl', ['-qw', 'net.ipv4.conf.lo.route_localnet=0']);
+      const refused = bpfgen(...attachArgs, '--pin', join(bpffs.dir, 'refused'));
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/^bpfgen: attach: net\.ipv4\.conf\.lo\.route_localnet is 0 in this network namespace .*--set-route-localnet.*\n$/);
+      expect(snapshot()).toBe(before);
+      expect(readdirSync(bpffs.dir)).not.toContain('refused');
+
+      const dir = join(bpffs.dir, 'set');
+      const attached = bpfgen(...attachArgs, '--set-route-localnet', '--pin', dir);
+      expect(attached.status, attached.stderr).toBe(0);
+      expect(attached.stdout).toContain('set net.ipv4.conf.lo.route_localnet=1');
+      expect(ctr.execOk('sysctl', ['-n', 'net.ipv4.conf.lo.route_localnet']).trim()).toBe('1');
+      expect(bpfgen('detach', '--pin', dir).status).toBe(0);
+      expect(snapshot()).toBe(before);
+    });
+
+    it('in the foreground: redirects until SIGTERM, then detaches and exits 143', async () => {
+      const attach = ctr.start(process.execPath, [join(cli.dir, 'dist', 'cli', 'main.js'), ...attachArgs, '--attach', 'tcx']);
+      await attach.waitForOutput(/^running /m, 20_000);
+      expect(attach.stdout).toMatch(/attached {2}dns_redir_lo .* to lo \(ifindex 1\) ingress through tcx/);
+      expect(dig()).toBe(ANSWER.upstream);
+      await attach.stop('SIGTERM');
+      expect(attach.exit).toEqual({ code: 143, signal: null });
+      expect(dig()).toBe(ANSWER.local);
+      expect(snapshot()).toBe(before);
+    });
+
+    it.each(['tcx', 'netlink'])('with --attach %s --pin DIR: stays attached after exiting, and detach --pin DIR undoes it', (method) => {
+      const dir = join(bpffs.dir, `redirect-${method}`);
+      const attached = bpfgen(...attachArgs, '--attach', method, '--pin', dir);
+      expect(attached.status, attached.stderr).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual(
+        method === 'tcx'
+          ? ['link_tcx-ingress-eth0', 'link_tcx-ingress-lo', 'prog_dns_redir_eth', 'prog_dns_redir_lo']
+          : ['tc-netlink-ingress-1-1-created-1-lo', `tc-netlink-ingress-1-1-created-${ethIfindex}-eth0`],
+      );
+      expect(dig()).toBe(ANSWER.upstream);
+      const detached = bpfgen('detach', '--pin', dir);
+      expect(detached.status, detached.stderr).toBe(0);
+      expect(readdirSync(bpffs.dir)).not.toContain(`redirect-${method}`);
+      expect(dig()).toBe(ANSWER.local);
+      expect(snapshot()).toBe(before);
+    });
+
+    it('detach --iface removes the netlink filters by program name and leaves the clsact qdisc', () => {
+      const dir = join(bpffs.dir, 'by-iface');
+      expect(bpfgen(...attachArgs, '--attach', 'netlink', '--pin', dir).status).toBe(0);
+      for (const [dev, name] of [['lo', 'dns_redir_lo'], ['eth0', 'dns_redir_eth']]) {
+        const detached = bpfgen('detach', '--iface', dev!);
+        expect(detached.status, detached.stderr).toBe(0);
+        expect(detached.stdout).toMatch(new RegExp(`^removed the ingress filter running ${name} \\(id \\d+\\) from ${dev} .*its clsact qdisc stays\\n$`));
+        expect(filters(dev!)).toEqual([]);
+        expect(bpfgen('detach', '--iface', dev!).status).toBe(1);
+      }
+      expect(dig()).toBe(ANSWER.local);
+      // What detach --iface cannot know to remove: the qdiscs and the pins of the records.
+      for (const dev of ['lo', 'eth0']) ctr.execOk('tc', ['qdisc', 'del', 'dev', dev, 'clsact']);
+      rmSync(dir, { recursive: true });
       expect(snapshot()).toBe(before);
     });
   });
