@@ -126,8 +126,11 @@ interface Rewrite {
  * Write the new addresses and port (the caller has checked the old ones),
  * then fix both checksums by the constant differences. Helper calls end
  * packet access, so this is the program's last write to the packet.
+ * Returns whether it called a checksum helper, which can fail and go to
+ * 'drop': with every difference 0 (equal values, or addresses that swap
+ * places) there is no call, and an unreachable 'drop' the verifier rejects.
  */
-function rewrite(b: ProgramBuilder, at: Ipv4UdpLayout, change: Rewrite): void {
+function rewrite(b: ProgramBuilder, at: Ipv4UdpLayout, change: Rewrite): boolean {
   b.st('u32', data, at.ip + Ipv4.saddr, ipv4(change.saddr[1]));
   b.st('u32', data, at.ip + Ipv4.daddr, ipv4(change.daddr[1]));
   b.st('u16', data, change.port.offset, be16(change.port.to));
@@ -139,15 +142,18 @@ function rewrite(b: ProgramBuilder, at: Ipv4UdpLayout, change: Rewrite): void {
   replaceIpv4Checksum(b, { ctx, offset: at.ip + Ipv4.checksum, diff: addresses, onError: 'drop' });
   replaceUdpChecksum(b, { ctx, offset: at.udp + Udp.checksum, diff: addresses, pseudoHeader: true, onError: 'drop' });
   replaceUdpChecksum(b, { ctx, offset: at.udp + Udp.checksum, diff: port, pseudoHeader: false, onError: 'drop' });
+  return addresses !== 0 || port !== 0;
 }
 
-/** Return the redirect helper's verdict (TC_ACT_REDIRECT); 'next' passes the packet on, 'drop' drops a half-rewritten one. */
-function finish(b: ProgramBuilder): AssembledProgram {
+/** Return the redirect helper's verdict (TC_ACT_REDIRECT); 'next' passes the packet on, 'drop' (when a helper can fail) drops a half-rewritten one. */
+function finish(b: ProgramBuilder, canFail: boolean): AssembledProgram {
   b.exit();
   b.label('next');
   b.ret(TcAction.UNSPEC);
-  b.label('drop');
-  b.ret(TcAction.SHOT);
+  if (canFail) {
+    b.label('drop');
+    b.ret(TcAction.SHOT);
+  }
   return b.assemble();
 }
 
@@ -158,7 +164,7 @@ function emitLo(options: TcDnsRedirectLoOptions, captureSites: boolean): Assembl
   requireField(b, 2, at.udp + Udp.dport, be16(resolver.port));
   requireField(b, 4, at.ip + Ipv4.daddr, ipv4(resolver.address));
   requireField(b, 4, at.ip + Ipv4.saddr, ipv4(LOOPBACK_CLIENT));
-  rewrite(b, at, {
+  const canFail = rewrite(b, at, {
     saddr: [LOOPBACK_CLIENT, options.containerIp],
     daddr: [resolver.address, upstream.address],
     port: { offset: at.udp + Udp.dport, from: resolver.port, to: upstream.port },
@@ -169,7 +175,7 @@ function emitLo(options: TcDnsRedirectLoOptions, captureSites: boolean): Assembl
   b.mov(r3, 0);
   b.mov(r4, 0);
   b.call('redirect_neigh', r1, r2, r3, r4);
-  return finish(b);
+  return finish(b, canFail);
 }
 
 function emitEth(options: TcDnsRedirectEthOptions, captureSites: boolean): AssembledProgram {
@@ -180,7 +186,7 @@ function emitEth(options: TcDnsRedirectEthOptions, captureSites: boolean): Assem
   requireField(b, 4, at.ip + Ipv4.saddr, ipv4(upstream.address));
   requireField(b, 4, at.ip + Ipv4.daddr, ipv4(options.containerIp));
   zeroEthernetAddresses(b, data);
-  rewrite(b, at, {
+  const canFail = rewrite(b, at, {
     saddr: [upstream.address, resolver.address],
     daddr: [options.containerIp, LOOPBACK_CLIENT],
     port: { offset: at.udp + Udp.sport, from: upstream.port, to: resolver.port },
@@ -189,5 +195,5 @@ function emitEth(options: TcDnsRedirectEthOptions, captureSites: boolean): Assem
   b.mov(r1, options.loIfindex);
   b.mov(r2, REDIRECT_INGRESS);
   b.call('redirect', r1, r2);
-  return finish(b);
+  return finish(b, canFail);
 }
