@@ -92,7 +92,9 @@ const endpoint = (rng: Prng) => `${rng.ipv4()}:${port(rng)}`;
 
 /**
  * The tc configurations: the defaults, the edges, one whose address rewrite
- * leaves both checksums as they are (only the port changes them), a random one.
+ * leaves both checksums as they are (only the port changes them), one whose
+ * rewrite changes no checksum at all (the addresses swap places, the port
+ * stays), and a random one.
  */
 function tcConfigurations(half: 'lo' | 'eth', rng: Prng): Configured[] {
   const ifindex = half === 'lo' ? 'ethIfindex' : 'loIfindex';
@@ -100,6 +102,7 @@ function tcConfigurations(half: 'lo' | 'eth', rng: Prng): Configured[] {
     { resolver: '127.0.0.11:53', upstream: '198.51.100.53:53', containerIp: '192.0.2.2', [ifindex]: 2 },
     { resolver: '127.0.0.11:65535', upstream: '0.0.0.0:1', containerIp: '255.255.255.255', [ifindex]: 0x7fffffff },
     { resolver: '127.0.0.1:1', upstream: '127.0.0.1:65535', containerIp: '127.0.0.1', [ifindex]: 1 },
+    { resolver: '0.0.0.0:1', upstream: '127.0.0.1:1', containerIp: '0.0.0.0', [ifindex]: 1 },
     { resolver: endpoint(rng), upstream: endpoint(rng), containerIp: rng.ipv4(), [ifindex]: rng.int(1, 0x7fffffff) },
   ].map((config) => tcConfigured(half, config));
 }
@@ -154,7 +157,7 @@ describeWithBpf('packet fuzzing under BPF_PROG_TEST_RUN, judged by independent m
   });
 
   it.each(TARGETS)(
-    `$program: ${FRAMES_PER_PROGRAM} seeded frames over 4 configurations, and the matching frames cut at every length`,
+    `$program: ${FRAMES_PER_PROGRAM} seeded frames over its configurations, and the matching frames cut at every length`,
     (target) => {
       const entry = programNamed(target.program)!;
       const rng = new Prng(target.seed);

@@ -10,7 +10,7 @@
  * paths were reached.
  */
 import { BpfError, type Program } from '../../../src/loader/index.js';
-import { hexDump, PacketParseError, parseFrame } from '../../support/packets.js';
+import { hexDump, PacketParseError, parseFrame, UDP_HEADER_BYTES } from '../../support/packets.js';
 import type { FuzzFrame } from './frames.js';
 import type { ProgramModel } from './models.js';
 import { isLegalAction, type PacketProgramType } from './uapi-actions.js';
@@ -32,11 +32,16 @@ export interface FuzzReport {
 const FAILURES_SHOWN = 5;
 const EINVAL = 22;
 
-/** Both checksums of a complete IPv4/UDP frame verify (a UDP checksum of 0, "none", counts as valid). */
+/**
+ * Both checksums of a complete, well-formed IPv4/UDP frame verify (a UDP
+ * checksum of 0, "none", counts as valid); undefined for frames that are
+ * not one, such as a UDP length shorter than the UDP header, over which a
+ * checksum can hold by coincidence.
+ */
 function checksumsValid(frame: Uint8Array): boolean | undefined {
   try {
     const parsed = parseFrame(frame);
-    if (!parsed.ipv4 || !parsed.udp) return undefined;
+    if (!parsed.ipv4 || !parsed.udp || parsed.udp.length < UDP_HEADER_BYTES) return undefined;
     return parsed.ipv4.checksumValid && parsed.udp.checksumValid !== false;
   } catch (error) {
     if (error instanceof PacketParseError) return undefined;
