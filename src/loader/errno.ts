@@ -10,10 +10,15 @@ export const ENOTSUPP = 524;
 /** Errno numbers by name, as this platform's libc defines them. */
 export const Errno: Readonly<Record<string, number>> = { ...constants.errno, ENOTSUPP };
 
+/**
+ * Where libc gives one number two names, the one the kernel sources use, so
+ * that messages and hint tables match the kernel's documentation.
+ */
+const KERNEL_SPELLINGS = new Set(['EOPNOTSUPP', 'EAGAIN', 'EDEADLK']);
+
 const nameByNumber = new Map<number, string>();
 for (const [name, value] of Object.entries(Errno)) {
-  // Aliases (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK): keep the first, canonical name.
-  if (!nameByNumber.has(value)) nameByNumber.set(value, name);
+  if (!nameByNumber.has(value) || KERNEL_SPELLINGS.has(name)) nameByNumber.set(value, name);
 }
 
 export function errnoName(errno: number): string {

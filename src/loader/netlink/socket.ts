@@ -248,14 +248,9 @@ function errnoNumber(name: string): number {
   return Errno[name]!;
 }
 
-/** Every name of an errno: libc gives some numbers two (EOPNOTSUPP and ENOTSUP are both 95). */
-function errnoNames(errno: number): string[] {
-  return Object.keys(Errno).filter((name) => Errno[name] === errno);
-}
-
 function netlinkError(operation: string, errno: number, hints: ErrnoHints, kernelMessage?: string): NetlinkError {
-  const names = errnoNames(errno);
-  const explanation = names.map((name) => hints[name]).find(Boolean) ?? names.map((name) => GENERIC[name]).find(Boolean) ?? 'unexpected for this request';
+  const name = errnoName(errno);
+  const explanation = hints[name] ?? GENERIC[name] ?? 'unexpected for this request';
   return new NetlinkError(operation, errno, explanation, kernelMessage);
 }
 

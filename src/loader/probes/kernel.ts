@@ -3,7 +3,7 @@
  * answer (the loader's bpfCall would turn it into an exception), and every
  * descriptor the kernel hands back closed at once.
  */
-import { Errno, errnoName, isSyscallError } from '../errno.js';
+import { errnoName, isSyscallError } from '../errno.js';
 import { BpfError, PermissionError } from '../errors.js';
 import { native } from '../native.js';
 import { BpfCommand, type BpfCommandName } from '../uapi.js';
@@ -21,20 +21,12 @@ interface Request {
   readonly pointers: readonly PointerPatch[];
 }
 
-/**
- * The errno's name as the kernel sources spell it: libc names 95 both
- * ENOTSUP and EOPNOTSUPP, and Node's table gives ENOTSUP first.
- */
-function kernelErrnoName(errno: number): string {
-  return errno === Errno.EOPNOTSUPP ? 'EOPNOTSUPP' : errnoName(errno);
-}
-
 /** Issue one request: the new descriptor, or the refusal. Other failures (no shim) are thrown. */
 export function attempt(command: BpfCommandName, attr: Request): number | Refusal {
   try {
     return native().bpf(BpfCommand[command].value, attr.bytes, attr.pointers);
   } catch (error) {
-    if (isSyscallError(error)) return { errno: error.errno, code: kernelErrnoName(error.errno) };
+    if (isSyscallError(error)) return { errno: error.errno, code: errnoName(error.errno) };
     throw error;
   }
 }
