@@ -38,8 +38,16 @@ export function targets(results: Results): Target[] {
     out.push({ what: `produce ${row.program}`, goal: '≤ 0.2 ms', measured: millis(row.bpfgenNs.median), met: ms <= 0.2 });
     out.push({ what: `produce ${row.program}: clang / bpfgen`, goal: '≥ 250×', measured: times(row.ratio), met: row.ratio >= 250 });
   }
-  const attachMs = results.attach.optionsToAttachedNs.median / 1e6;
-  out.push({ what: `options → attached (${results.attach.program})`, goal: '≤ 3 ms', measured: millis(results.attach.optionsToAttachedNs.median), met: attachMs <= 3 });
+  const { ns } = results.attach;
+  out.push({ what: `options → attached (${results.attach.program}, inline)`, goal: '≤ 3 ms', measured: millis(ns.attachedInline.median), met: ns.attachedInline.median <= 3e6 });
+  // The kernel's share (the bare syscalls) is beyond bpfgen; what bpfgen adds to it is not.
+  const added = ns.attachedInline.median - ns.progLoadLinkCreate.median;
+  out.push({
+    what: `  bpfgen's share: minus bare PROG_LOAD + LINK_CREATE (${millis(ns.progLoadLinkCreate.median)})`,
+    goal: '≤ 3 ms',
+    measured: millis(added),
+    met: added <= 3e6,
+  });
   for (const row of results.size) {
     out.push({ what: `xlated insns ${row.program}: bpfgen / clang`, goal: '≤ 0.75×', measured: `${row.bpfgen.xlatedInsns} / ${row.clang.xlatedInsns} = ${times(row.xlatedRatio)}`, met: row.xlatedRatio <= 0.75 });
   }
