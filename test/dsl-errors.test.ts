@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { be16, ipv4 } from '../src/asm/byteorder.js';
 import { buildWithSourceMapOnDemand, ProgramBuilder, r0, r1, r10, r2, r3, reg, w1, w2 } from '../src/asm/dsl/index.js';
 import { DslError } from '../src/asm/errors.js';
-import { udpChecksumAdjustment } from '../src/asm/packet.js';
+import { applyUdpChecksumAdjustment, udpChecksumAdjustment } from '../src/asm/packet.js';
 import type { MapDefinition } from '../src/asm/program.js';
 
 const THIS_FILE = new URL(import.meta.url).pathname;
@@ -231,6 +231,8 @@ describe('DSL misuse is a DslError at the caller', () => {
     expectDslError(() => be16(0x10000), '@be16', /be16\(65536\): expected an integer 0..65535/); // @be16
     expectDslError(() => ipv4('256.1.1.1'), '@ipv4', /'256.1.1.1' is not a dotted-quad IPv4 address/); // @ipv4
     expectDslError(() => udpChecksumAdjustment(0x10000, 1), '@checksum-word', /not a 16-bit value/); // @checksum-word
+    const update = { base: r2, offset: 40, scratch: r3, whenAbsent: 'pass' };
+    expectDslError(() => applyUdpChecksumAdjustment(builder(), { ...update, adjustment: 0xfffe }), '@checksum-adjustment', /not a udpChecksumAdjustment value/); // @checksum-adjustment
   });
 
   it('names the exact line when a build without call sites is replayed with them', () => {

@@ -100,7 +100,8 @@ export function requireIpv4Udp(
   return layout;
 }
 
-const ONES_COMPLEMENT_MODULUS = 0xffff;
+/** Ones'-complement sums of 16-bit words are sums modulo this. */
+export const ONES_COMPLEMENT_MODULUS = 0xffff;
 
 /**
  * The generation-time half of an incremental UDP checksum update (RFC 1624)
@@ -136,20 +137,39 @@ export interface UdpChecksumUpdate {
   readonly base: AnyReg64;
   /** Offset of the UDP checksum field from `base`. */
   readonly offset: number;
-  /** udpChecksumAdjustment(...) as a constant, or a register holding it. */
+  /** udpChecksumAdjustment(...) as a constant, or a register holding exactly that value (-1..0xfffd). */
   readonly adjustment: number | Reg64;
   readonly scratch: Reg64;
   /** Where to jump when the checksum is 0, "not computed", which must stay 0. */
   readonly whenAbsent: string;
 }
 
-/** Apply a udpChecksumAdjustment to the checksum field in place; clobbers `scratch`. */
+/** Multiplying by this puts a copy of a value 16 bits up, so that bits 16-31 of the product are the value folded once. */
+const FOLD_MULTIPLIER = 0x10001;
+
+/**
+ * Apply a udpChecksumAdjustment to the checksum field in place; clobbers `scratch`.
+ *
+ * With t = HC + adjustment + 1, in 1..0x1fffd, the result
+ * ((HC + adjustment) mod 0xffff) + 1 is t folded once: t up to 0xffff, else
+ * t - 0xffff, which is the low 16 bits of t + (t >> 16), which are bits
+ * 16-31 of t * 0x10001. A multiply and a shift, where a modulo would be a
+ * division, which costs tens of cycles; the 16-bit store keeps those bits.
+ */
 export function applyUdpChecksumAdjustment(b: ProgramBuilder, update: UdpChecksumUpdate): void {
-  const { base, offset, scratch } = update;
+  const { base, offset, scratch, adjustment } = update;
   b.ldx('u16', scratch, base, offset);
   b.jeq(scratch, 0, update.whenAbsent);
-  b.add(scratch, update.adjustment);
-  b.mod(scratch, ONES_COMPLEMENT_MODULUS);
-  b.add(scratch, 1);
+  if (typeof adjustment === 'number') {
+    if (!Number.isInteger(adjustment) || adjustment < -1 || adjustment > ONES_COMPLEMENT_MODULUS - 2) {
+      throw new DslError(callerLocation(applyUdpChecksumAdjustment), `checksum adjustment ${adjustment} is not a udpChecksumAdjustment value (-1..0xfffd)`);
+    }
+    b.add(scratch, adjustment + 1);
+  } else {
+    b.add(scratch, adjustment);
+    b.add(scratch, 1);
+  }
+  b.mul(scratch, FOLD_MULTIPLIER);
+  b.rsh(scratch, 16);
   b.stx('u16', base, offset, scratch);
 }

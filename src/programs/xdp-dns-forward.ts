@@ -4,6 +4,7 @@ import {
   applyUdpChecksumAdjustment,
   Ipv4,
   loadPacketPointers,
+  ONES_COMPLEMENT_MODULUS,
   requireIpv4Udp,
   Udp,
   udpChecksumAdjustment,
@@ -136,9 +137,6 @@ export function buildXdpDnsForwardMapConfigured(settings: BuildSettings = {}): A
   return settings.captureSites === undefined ? buildWithSourceMapOnDemand(emitMapConfigured) : emitMapConfigured(settings.captureSites);
 }
 
-/** Adds 0xffff - 1 to old - new: udpChecksumAdjustment's value, shifted into the non-negative range (see packet.ts). */
-const RUNTIME_ADJUSTMENT_BIAS = 0xffff - 1;
-
 function emitMapConfigured(captureSites: boolean): AssembledProgram {
   const b = new ProgramBuilder({ name: MAP_PROGRAM_NAME, type: 'xdp', license: 'GPL', captureSites, maps: [DNS_FORWARD_CONFIG_MAP] });
   // The map lookup clobbers r1-r5, so what lives across it is in r6-r9.
@@ -188,8 +186,12 @@ function emitMapConfigured(captureSites: boolean): AssembledProgram {
   b.mov(adjustment, listenPort);
   b.sub(adjustment, dnsPort);
 
+  // old - new is in -0xfffe..0xfffe; udpChecksumAdjustment's value is ((old - new) mod 0xffff) - 1.
   b.label('checksum');
-  b.add(adjustment, RUNTIME_ADJUSTMENT_BIAS);
+  b.jsge(adjustment, 0, 'adjustment_sign_known');
+  b.add(adjustment, ONES_COMPLEMENT_MODULUS);
+  b.label('adjustment_sign_known');
+  b.add(adjustment, -1);
   applyUdpChecksumAdjustment(b, { base: data, offset: at.udp + Udp.checksum, adjustment, scratch: port, whenAbsent: 'pass' });
 
   b.label('pass');
