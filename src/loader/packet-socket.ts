@@ -359,12 +359,16 @@ export class PacketSocket implements AsyncIterable<CapturedFrame> {
   /** Stop reading and close the socket; frames still queued are discarded and pending next() calls end. */
   close(): void {
     if (this.#fd.closed) return;
-    this.stats();
-    // The watch must end before the descriptor does: libuv may not watch a closed fd.
-    this.#pause();
-    this.#fd.close();
-    this.#queue.length = 0;
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve({ value: undefined, done: true });
+    try {
+      // The kernel's counters die with the socket: read them last.
+      this.stats();
+    } finally {
+      // The watch must end before the descriptor does: libuv may not watch a closed fd.
+      this.#pause();
+      this.#fd.close();
+      this.#queue.length = 0;
+      for (const waiter of this.#waiters.splice(0)) waiter.resolve({ value: undefined, done: true });
+    }
   }
 }
 
