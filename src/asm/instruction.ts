@@ -107,6 +107,23 @@ interface FieldRules {
   imm: Rule;
 }
 
+/** The field rules most forms share, made once rather than for every instruction classified. */
+const R_DST: FieldRules = { dst: 'used', src: 'zero', off: 'zero', imm: 'zero' };
+const R_DST_IMM: FieldRules = { dst: 'used', src: 'zero', off: 'zero', imm: 'used' };
+const R_OFF: FieldRules = { dst: 'zero', src: 'zero', off: 'used', imm: 'zero' };
+const R_IMM: FieldRules = { dst: 'zero', src: 'zero', off: 'zero', imm: 'used' };
+const R_NONE: FieldRules = { dst: 'zero', src: 'zero', off: 'zero', imm: 'zero' };
+const R_DST_SRC_OFF: FieldRules = { dst: 'used', src: 'used', off: 'used', imm: 'zero' };
+const R_DST_OFF_IMM: FieldRules = { dst: 'used', src: 'zero', off: 'used', imm: 'used' };
+const R_SRC_IMM: FieldRules = { dst: 'zero', src: 'used', off: 'zero', imm: 'used' };
+
+function fail(slot: number, field: Field, detail: string): never {
+  throw new EncodingError(slot, field, detail);
+}
+
+/** The opcode as error messages show it, `0x95`; built only when one is thrown. */
+const opcodeHex = (code: number): string => `0x${code.toString(16).padStart(2, '0')}`;
+
 const sizeName = (code: number): SizeName => sizeByValue.get(code & Mask.SIZE)![0];
 
 /**
@@ -114,36 +131,32 @@ const sizeName = (code: number): SizeName => sizeByValue.get(code & Mask.SIZE)![
  * Throws EncodingError for opcodes and variant selectors RFC 9669 does not define.
  */
 function analyse(insn: Instruction, slot: number): { form: Form; rules: FieldRules } {
-  const bad = (field: Field, detail: string): never => {
-    throw new EncodingError(slot, field, detail);
-  };
   const code = insn.code;
   const cls = code & Mask.CLASS;
   const source = (code & Mask.SOURCE) === Source.X ? 'X' : 'K';
-  const hex = `0x${code.toString(16).padStart(2, '0')}`;
 
   switch (cls) {
     case InsnClass.ALU:
     case InsnClass.ALU64: {
       const wide = cls === InsnClass.ALU64;
       const entry = aluOpByValue.get(code & Mask.OP);
-      if (!entry) return bad('code', `opcode ${hex} has no ALU operation ${(code & Mask.OP) >> 4}`);
+      if (!entry) return fail(slot, 'code', `opcode ${opcodeHex(code)} has no ALU operation ${(code & Mask.OP) >> 4}`);
       const [op] = entry;
       if (op === 'NEG') {
-        if (source === 'X') bad('code', `opcode ${hex}: neg takes no source operand (source bit must be K)`);
-        return { form: { kind: 'neg', wide }, rules: { dst: 'used', src: 'zero', off: 'zero', imm: 'zero' } };
+        if (source === 'X') fail(slot, 'code', `opcode ${opcodeHex(code)}: neg takes no source operand (source bit must be K)`);
+        return { form: { kind: 'neg', wide }, rules: R_DST };
       }
       if (op === 'END') {
-        if (wide && source === 'X') bad('code', `opcode ${hex}: byte swap in ALU64 must use source K (bswap)`);
+        if (wide && source === 'X') fail(slot, 'code', `opcode ${opcodeHex(code)}: byte swap in ALU64 must use source K (bswap)`);
         const order = wide ? 'bswap' : source === 'X' ? 'be' : 'le';
         const bits = insn.imm as SwapBits;
-        if (bits !== 16 && bits !== 32 && bits !== 64) bad('imm', `byte swap width ${insn.imm} is not 16, 32 or 64`);
-        return { form: { kind: 'end', order, bits }, rules: { dst: 'used', src: 'zero', off: 'zero', imm: 'used' } };
+        if (bits !== 16 && bits !== 32 && bits !== 64) fail(slot, 'imm', `byte swap width ${insn.imm} is not 16, 32 or 64`);
+        return { form: { kind: 'end', order, bits }, rules: R_DST_IMM };
       }
       if (op === 'MOV' && source === 'X' && insn.off !== 0) {
         const bits = insn.off as MovsxBits;
         if (bits !== 8 && bits !== 16 && !(bits === 32 && wide)) {
-          bad('off', `mov offset ${insn.off} is not a sign-extension width (8, 16${wide ? ', 32' : ''})`);
+          fail(slot, 'off', `mov offset ${insn.off} is not a sign-extension width (8, 16${wide ? ', 32' : ''})`);
         }
         return { form: { kind: 'movsx', wide, bits }, rules: { dst: 'used', src: 'used', off: [bits], imm: 'zero' } };
       }
@@ -159,85 +172,85 @@ function analyse(insn: Instruction, slot: number): { form: Form; rules: FieldRul
     case InsnClass.JMP32: {
       const wide = cls === InsnClass.JMP;
       const entry = jmpOpByValue.get(code & Mask.OP);
-      if (!entry) return bad('code', `opcode ${hex} has no jump operation ${(code & Mask.OP) >> 4}`);
+      if (!entry) return fail(slot, 'code', `opcode ${opcodeHex(code)} has no jump operation ${(code & Mask.OP) >> 4}`);
       const [op] = entry;
       if (op === 'JA') {
-        if (source === 'X') bad('code', `opcode ${hex}: ja takes no source operand`);
+        if (source === 'X') fail(slot, 'code', `opcode ${opcodeHex(code)}: ja takes no source operand`);
         return wide
-          ? { form: { kind: 'ja' }, rules: { dst: 'zero', src: 'zero', off: 'used', imm: 'zero' } }
-          : { form: { kind: 'gotol' }, rules: { dst: 'zero', src: 'zero', off: 'zero', imm: 'used' } };
+          ? { form: { kind: 'ja' }, rules: R_OFF }
+          : { form: { kind: 'gotol' }, rules: R_IMM };
       }
       if (op === 'CALL' || op === 'EXIT') {
-        if (!wide) bad('code', `opcode ${hex}: ${op.toLowerCase()} exists only in the JMP class`);
+        if (!wide) fail(slot, 'code', `opcode ${opcodeHex(code)}: ${op.toLowerCase()} exists only in the JMP class`);
         if (op === 'CALL' && source === 'X') {
-          return { form: { kind: 'callx' }, rules: { dst: 'used', src: 'zero', off: 'zero', imm: 'zero' } };
+          return { form: { kind: 'callx' }, rules: R_DST };
         }
-        if (source === 'X') bad('code', `opcode ${hex}: ${op.toLowerCase()} takes no source register`);
-        if (op === 'EXIT') return { form: { kind: 'exit' }, rules: { dst: 'zero', src: 'zero', off: 'zero', imm: 'zero' } };
+        if (source === 'X') fail(slot, 'code', `opcode ${opcodeHex(code)}: ${op.toLowerCase()} takes no source register`);
+        if (op === 'EXIT') return { form: { kind: 'exit' }, rules: R_NONE };
         const target = callSrcByValue.get(insn.src);
-        if (!target) return bad('src', `call source ${insn.src} is not helper (0), local (1) or kfunc (2)`);
+        if (!target) return fail(slot, 'src', `call source ${insn.src} is not helper (0), local (1) or kfunc (2)`);
         // A kfunc call's offset selects the module BTF in fd_array; other calls leave it zero.
         const off: Rule = target === 'KFUNC' ? 'used' : 'zero';
         return { form: { kind: 'call', target }, rules: { dst: 'zero', src: [insn.src], off, imm: 'used' } };
       }
       const form: Form = { kind: 'jcond', wide, op: op as CondJmpOpName, source };
       return source === 'X'
-        ? { form, rules: { dst: 'used', src: 'used', off: 'used', imm: 'zero' } }
-        : { form, rules: { dst: 'used', src: 'zero', off: 'used', imm: 'used' } };
+        ? { form, rules: R_DST_SRC_OFF }
+        : { form, rules: R_DST_OFF_IMM };
     }
 
     case InsnClass.LD: {
       const mode = code & Mask.MODE;
       if (code === LD_IMM64_CODE) {
         const pseudo = pseudoSrcByValue.get(insn.src);
-        if (!pseudo) return bad('src', `ld_imm64 source ${insn.src} is not a known pseudo source (0-6)`);
+        if (!pseudo) return fail(slot, 'src', `ld_imm64 source ${insn.src} is not a known pseudo source (0-6)`);
         return { form: { kind: 'ld_imm64', pseudo }, rules: { dst: 'used', src: [insn.src], off: 'zero', imm: 'used' } };
       }
       const size = sizeName(code);
       if (mode === Mode.ABS || mode === Mode.IND) {
-        if (size === 'DW') bad('code', `opcode ${hex}: legacy packet loads have no 64-bit size`);
+        if (size === 'DW') fail(slot, 'code', `opcode ${opcodeHex(code)}: legacy packet loads have no 64-bit size`);
         return mode === Mode.ABS
-          ? { form: { kind: 'ld_abs', size }, rules: { dst: 'zero', src: 'zero', off: 'zero', imm: 'used' } }
-          : { form: { kind: 'ld_ind', size }, rules: { dst: 'zero', src: 'used', off: 'zero', imm: 'used' } };
+          ? { form: { kind: 'ld_abs', size }, rules: R_IMM }
+          : { form: { kind: 'ld_ind', size }, rules: R_SRC_IMM };
       }
-      return bad('code', `opcode ${hex}: the LD class has no mode 0x${mode.toString(16)} at this size`);
+      return fail(slot, 'code', `opcode ${opcodeHex(code)}: the LD class has no mode 0x${mode.toString(16)} at this size`);
     }
 
     case InsnClass.LDX: {
       const mode = code & Mask.MODE;
       const size = sizeName(code);
-      if (mode === Mode.MEM) return { form: { kind: 'ldx', size, signExtend: false }, rules: { dst: 'used', src: 'used', off: 'used', imm: 'zero' } };
+      if (mode === Mode.MEM) return { form: { kind: 'ldx', size, signExtend: false }, rules: R_DST_SRC_OFF };
       if (mode === Mode.MEMSX) {
-        if (size === 'DW') bad('code', `opcode ${hex}: sign-extending load has no 64-bit size`);
-        return { form: { kind: 'ldx', size, signExtend: true }, rules: { dst: 'used', src: 'used', off: 'used', imm: 'zero' } };
+        if (size === 'DW') fail(slot, 'code', `opcode ${opcodeHex(code)}: sign-extending load has no 64-bit size`);
+        return { form: { kind: 'ldx', size, signExtend: true }, rules: R_DST_SRC_OFF };
       }
-      return bad('code', `opcode ${hex}: the LDX class has no mode 0x${mode.toString(16)}`);
+      return fail(slot, 'code', `opcode ${opcodeHex(code)}: the LDX class has no mode 0x${mode.toString(16)}`);
     }
 
     case InsnClass.ST: {
       const mode = code & Mask.MODE;
-      if (mode !== Mode.MEM) bad('code', `opcode ${hex}: the ST class has no mode 0x${mode.toString(16)}`);
-      return { form: { kind: 'st', size: sizeName(code) }, rules: { dst: 'used', src: 'zero', off: 'used', imm: 'used' } };
+      if (mode !== Mode.MEM) fail(slot, 'code', `opcode ${opcodeHex(code)}: the ST class has no mode 0x${mode.toString(16)}`);
+      return { form: { kind: 'st', size: sizeName(code) }, rules: R_DST_OFF_IMM };
     }
 
     case InsnClass.STX:
     default: {
       const mode = code & Mask.MODE;
       const size = sizeName(code);
-      if (mode === Mode.MEM) return { form: { kind: 'stx', size }, rules: { dst: 'used', src: 'used', off: 'used', imm: 'zero' } };
+      if (mode === Mode.MEM) return { form: { kind: 'stx', size }, rules: R_DST_SRC_OFF };
       if (mode === Mode.ATOMIC) {
-        if (size !== 'W' && size !== 'DW') bad('code', `opcode ${hex}: atomic operations are 32 or 64 bit only`);
+        if (size !== 'W' && size !== 'DW') fail(slot, 'code', `opcode ${opcodeHex(code)}: atomic operations are 32 or 64 bit only`);
         const fetch = (insn.imm & ATOMIC_FETCH) !== 0;
         const entry = atomicOpByValue.get(insn.imm) ?? atomicOpByValue.get(insn.imm & ~ATOMIC_FETCH);
         if (!entry || (entry[1].alwaysFetch && !fetch) || insn.imm < 0 || insn.imm > 0xff) {
-          return bad('imm', `0x${(insn.imm >>> 0).toString(16)} is not an atomic operation`);
+          return fail(slot, 'imm', `0x${(insn.imm >>> 0).toString(16)} is not an atomic operation`);
         }
         return {
           form: { kind: 'atomic', size: size as 'W' | 'DW', op: entry[0], fetch },
           rules: { dst: 'used', src: 'used', off: 'used', imm: [insn.imm] },
         };
       }
-      return bad('code', `opcode ${hex}: the STX class has no mode 0x${mode.toString(16)}`);
+      return fail(slot, 'code', `opcode ${opcodeHex(code)}: the STX class has no mode 0x${mode.toString(16)}`);
     }
   }
 }
@@ -252,16 +265,21 @@ function checkRegister(slot: number, field: 'dst' | 'src', value: number): void 
  * Classify and validate an instruction: the opcode must be defined, every
  * field the form does not use must be zero, and registers must be r0-r10.
  */
+function checkField(slot: number, field: 'dst' | 'src' | 'off' | 'imm', rule: Rule, value: number): void {
+  if (rule === 'used') return;
+  if (rule === 'zero') {
+    if (value !== 0) fail(slot, field, `must be 0 for this instruction, found ${value}`);
+  } else if (!rule.includes(value)) {
+    fail(slot, field, `${value} is not valid here (expected ${rule.join(' or ')})`);
+  }
+}
+
 export function classify(insn: Instruction, slot = 0): Form {
   const { form, rules } = analyse(insn, slot);
-  for (const field of ['dst', 'src', 'off', 'imm'] as const) {
-    const rule = rules[field];
-    const value = insn[field];
-    if (rule === 'zero' && value !== 0) throw new EncodingError(slot, field, `must be 0 for this instruction, found ${value}`);
-    if (Array.isArray(rule) && !rule.includes(value)) {
-      throw new EncodingError(slot, field, `${value} is not valid here (expected ${rule.join(' or ')})`);
-    }
-  }
+  checkField(slot, 'dst', rules.dst, insn.dst);
+  checkField(slot, 'src', rules.src, insn.src);
+  checkField(slot, 'off', rules.off, insn.off);
+  checkField(slot, 'imm', rules.imm, insn.imm);
   if (rules.dst === 'used') checkRegister(slot, 'dst', insn.dst);
   if (rules.src === 'used') checkRegister(slot, 'src', insn.src);
   if (form.kind === 'ld_imm64') {
@@ -315,35 +333,34 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Instruct
   const slots = bytes.length / SLOT_BYTES;
   for (let slot = 0; slot < slots; slot++) {
     const at = slot * SLOT_BYTES;
+    const code = view.getUint8(at);
     const regs = view.getUint8(at + 1);
-    const fields = {
-      code: view.getUint8(at),
-      dst: regs & 0x0f,
-      src: regs >> 4,
-      off: view.getInt16(at + 2, true),
-      imm: view.getInt32(at + 4, true),
-    };
-    let insn: Instruction = fields;
-    if (fields.code === LD_IMM64_CODE) {
+    const dst = regs & 0x0f;
+    const src = regs >> 4;
+    const off = view.getInt16(at + 2, true);
+    const imm = view.getInt32(at + 4, true);
+    let insn: Instruction;
+    if (code === LD_IMM64_CODE) {
       if (slot + 1 >= slots) throw new EncodingError(slot, 'imm2', 'ld_imm64 is missing its second slot at the end of the program');
       const next = at + SLOT_BYTES;
       const nextRegs = view.getUint8(next + 1);
-      const checks: [Field, number][] = [
-        ['next.code', view.getUint8(next)],
-        ['next.dst', nextRegs & 0x0f],
-        ['next.src', nextRegs >> 4],
-        ['next.off', view.getInt16(next + 2, true)],
-      ];
-      for (const [field, value] of checks) {
-        if (value !== 0) throw new EncodingError(slot, field, `second slot of ld_imm64 must have ${field.slice(5)} 0, found ${value}`);
-      }
-      insn = { ...fields, imm2: view.getInt32(next + 4, true) };
+      checkSecondSlot(slot, 'next.code', view.getUint8(next));
+      checkSecondSlot(slot, 'next.dst', nextRegs & 0x0f);
+      checkSecondSlot(slot, 'next.src', nextRegs >> 4);
+      checkSecondSlot(slot, 'next.off', view.getInt16(next + 2, true));
+      insn = { code, dst, src, off, imm, imm2: view.getInt32(next + 4, true) };
+      slot++;
+    } else {
+      insn = { code, dst, src, off, imm };
     }
-    if (options.validate !== false) classify(insn, slot);
+    if (options.validate !== false) classify(insn, at / SLOT_BYTES);
     out.push(insn);
-    slot += slotCount(insn) - 1;
   }
   return out;
+}
+
+function checkSecondSlot(slot: number, field: Field, value: number): void {
+  if (value !== 0) fail(slot, field, `second slot of ld_imm64 must have ${field.slice(5)} 0, found ${value}`);
 }
 
 /** Build an opcode byte from table entries; used by the constructors and assemblers. */

@@ -18,8 +18,8 @@ import type { FormatOptions, Listing } from './listing.js';
 
 /** `0x1f`, `-0x1f`: how LLVM prints every number. */
 function llvmHex(value: number | bigint): string {
-  const v = BigInt(value);
-  return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
+  // Numbers (every field but a 64-bit immediate) without a BigInt: this runs for most instructions printed.
+  return value < 0 ? `-0x${(-value).toString(16)}` : `0x${value.toString(16)}`;
 }
 
 /** A relative jump or call distance with an explicit sign: `+0x3`, `-0x1`. */
@@ -49,7 +49,8 @@ export const KFUNC_KEYWORD = 'kfunc';
 /** Prefix of a local call's relative target, as the kernel prints it: `call pc+0x3`. */
 export const LOCAL_CALL_PREFIX = 'pc';
 
-function formText(insn: Instruction, form: Form): string {
+function formText(insn: Instruction, form: Form | undefined): string {
+  if (form === undefined) return '<unknown>';
   const { dst, src, off, imm } = insn;
   switch (form.kind) {
     case 'alu': {
@@ -136,10 +137,15 @@ export function atomicSuffix(size: 'W' | 'DW'): string {
  * (kernel-rewritten code using r11 among them: use formatBpftoolInstruction).
  */
 export function formatLlvmInstruction(insn: Instruction): string {
+  return formText(insn, formOf(insn));
+}
+
+/** The form of an instruction, or undefined for an encoding RFC 9669 does not define. */
+function formOf(insn: Instruction): Form | undefined {
   try {
-    return formText(insn, classify(insn));
+    return classify(insn);
   } catch (error) {
-    if (error instanceof EncodingError) return '<unknown>';
+    if (error instanceof EncodingError) return undefined;
     throw error;
   }
 }
@@ -176,13 +182,8 @@ function namesByIndex(listing: Listing): Map<number, { functions: string[]; labe
 }
 
 /** The slot a jump or local call lands on, or undefined for other instructions. */
-function targetSlot(insn: Instruction, slot: number): number | undefined {
-  let form: Form;
-  try {
-    form = classify(insn);
-  } catch {
-    return undefined;
-  }
+function targetSlot(insn: Instruction, form: Form | undefined, slot: number): number | undefined {
+  if (form === undefined) return undefined;
   if (form.kind === 'jcond' || form.kind === 'ja') return slot + 1 + insn.off;
   if (form.kind === 'gotol' || (form.kind === 'call' && form.target === 'LOCAL')) return slot + 1 + insn.imm;
   return undefined;
@@ -209,24 +210,36 @@ export function formatLlvm(listing: Listing, options: FormatOptions = {}): strin
     return entry?.functions[0] ?? entry?.labels[0];
   };
 
-  const lines: string[] = [];
-  insns.forEach((insn, index) => {
+  // One growing string rather than an array of lines to join: for large listings most of the time went to
+  // collecting the garbage of a million separate line strings.
+  let out = '';
+  let lineCount = 0;
+  const line = (text: string): void => {
+    out += `${text}\n`;
+    lineCount++;
+  };
+  for (let index = 0; index < insns.length; index++) {
+    const insn = insns[index]!;
     const slot = slots[index]!;
     const entry = names.get(index);
-    for (const name of entry?.functions ?? []) {
-      if (lines.length > 0) lines.push('');
-      lines.push(`<${name}>:`);
+    if (entry) {
+      for (const name of entry.functions) {
+        if (lineCount > 0) line('');
+        line(`<${name}>:`);
+      }
+      for (const name of entry.labels) line(`${name}:`);
     }
-    for (const name of entry?.labels ?? []) lines.push(`${name}:`);
 
-    let text = formatLlvmInstruction(insn);
-    const target = targetSlot(insn, slot);
+    const form = formOf(insn);
+    let text = formText(insn, form);
+    const target = targetSlot(insn, form, slot);
     const targetName = target === undefined ? undefined : nameAtSlot(target);
     if (targetName !== undefined) text += ` <${targetName}>`;
     const at = listing.sourceMap?.[index];
     if (options.source && at) text += `\t; ${formatLocation(at)}`;
-    lines.push(`${String(slot).padStart(8)}:\t${text}`);
-    for (const r of relocations.get(index) ?? []) lines.push(relocationLine(r, slot));
-  });
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+    line(`${String(slot).padStart(8)}:\t${text}`);
+    const patched = relocations.get(index);
+    if (patched) for (const r of patched) line(relocationLine(r, slot));
+  }
+  return out;
 }
