@@ -195,9 +195,9 @@ function resolveInput(input: Readonly<Record<string, unknown>>): { settings: Dns
       throw new OptionError(key, `unknown option (expected ${[...settingNames, ...attachNames, 'pin'].join(', ')})`);
     }
   }
-  const pin = input.pin;
-  if (pin !== undefined && (typeof pin !== 'string' || pin.length === 0)) throw new OptionError('pin', `${String(pin)} is not a directory path`);
-  return { settings: resolveOptions(XDP_DNS_FORWARD_OPTIONS, settingsInput), attach: resolveAttachOptions(DNS_FORWARD_ATTACH_OPTIONS, attachInput), ...(pin ? { pin } : {}) };
+  const pin = typeof input.pin === 'string' && input.pin.length > 0 ? input.pin : undefined;
+  if (input.pin !== undefined && pin === undefined) throw new OptionError('pin', `${String(input.pin)} is not a directory path`);
+  return { settings: resolveOptions(XDP_DNS_FORWARD_OPTIONS, settingsInput), attach: resolveAttachOptions(DNS_FORWARD_ATTACH_OPTIONS, attachInput), ...(pin === undefined ? {} : { pin }) };
 }
 
 /**

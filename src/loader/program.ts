@@ -179,9 +179,9 @@ function ldImm64Pseudo(insn: Instruction, pseudo: PseudoSrcName, imm: number, im
  */
 function relocate(program: AssembledProgram, insns: Instruction[], slots: readonly number[], relocation: Relocation, symbols: Symbols): void {
   const index = relocation.insn;
-  const at = program.sourceMap[index];
   const fail = (detail: string): never => {
-    throw new RelocationError(at, index, `${relocation.kind} relocation of ${relocation.symbol}: ${detail}`);
+    // Only on failure: reading the source map may build the program again to capture call sites (buildWithSourceMapOnDemand).
+    throw new RelocationError(program.sourceMap[index], index, `${relocation.kind} relocation of ${relocation.symbol}: ${detail}`);
   };
   const insn = insns[index] ?? fail(`instruction ${index} does not exist (the program has ${insns.length})`);
   let form;

@@ -5,6 +5,10 @@
  * attached and rewriting both directions (dig refuses a reply from any
  * port but 53). The kernel's own view comes from `ip -details link`.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithBpf } from '../loader/support.js';
 import { netnsNames } from '../support/netns.js';
@@ -21,15 +25,23 @@ function median(values: readonly number[]): number {
 describeWithBpf('attachDnsForward in a network namespace, with dig and dnsmasq', () => {
   let tree: CompiledTree;
   let scenario: Scenario;
+  /** A private bpf filesystem, mounted before the namespace's processes start so that they see it. */
+  let bpffs: string;
 
   beforeAll(async () => {
     tree = compileTree();
+    bpffs = mkdtempSync(join(tmpdir(), `bpfgen-dnsfwd-lib-${process.pid}-bpffs-`));
+    execFileSync('mount', ['-t', 'bpf', 'bpf', bpffs], { timeout: 10_000 });
     scenario = await startScenario('dnsfwd-lib', tree);
   }, 180_000);
 
   afterAll(async () => {
     const name = scenario?.netns.name;
     await scenario?.dispose();
+    if (bpffs) {
+      execFileSync('umount', [bpffs], { timeout: 10_000 });
+      rmSync(bpffs, { recursive: true, force: true });
+    }
     tree?.dispose();
     if (name) expect(netnsNames()).not.toContain(name);
   });
@@ -101,6 +113,24 @@ describeWithBpf('attachDnsForward in a network namespace, with dig and dnsmasq',
       await close();
     }, 60_000);
   }
+
+  it('pinned: an inline update re-points the pin at the new program, and bpfgen detach --pin undoes it after the process let go', async () => {
+    const dir = join(bpffs, 'fwd');
+    const record = join(dir, 'xdp-netlink-generic-1-lo');
+    const pinnedId = () => (JSON.parse(execFileSync('bpftool', ['--json', 'prog', 'show', 'pinned', record], { encoding: 'utf8' })) as { id: number }).id;
+    const { info } = await attach({ iface: 'lo', attach: 'netlink', pin: dir });
+    expect(info.pins).toEqual([record]);
+    expect(pinnedId()).toBe(info.programId);
+    const updated = await scenario.worker.request<AttachReply['info']>({ op: 'update', changes: { listenPort: 5054 } });
+    expect(readdirSync(dir)).toEqual(['xdp-netlink-generic-1-lo']);
+    expect(pinnedId()).toBe(updated.programId);
+    await scenario.worker.request({ op: 'release' });
+    expect(scenario.dig()).toBe(ANSWERS.port5054);
+    const detach = scenario.netns.exec(process.execPath, [tree.cli, 'detach', '--pin', dir]);
+    expect(detach.stdout).toContain(`detached xdp_dns_fwd (id ${updated.programId}) from lo (ifindex 1) in generic mode through netlink`);
+    expect(existsSync(dir)).toBe(false);
+    expect(scenario.xdpOf('lo')).toBe('');
+  });
 
   it('refuses clearly: a missing interface, an interface that has an XDP program, a mode lo lacks', async () => {
     await expect(attach({ iface: 'nope0' })).rejects.toThrow(/no network interface named nope0 in this network namespace/);

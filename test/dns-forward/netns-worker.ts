@@ -24,6 +24,7 @@ export type WorkerRequest =
   | { op: 'update'; changes: Partial<DnsForwardSettings> }
   | { op: 'swaps'; count: number; intervalMs: number }
   | { op: 'close' }
+  | { op: 'release' }
   | { op: 'attachTimes'; options: DnsForwardOptions; rounds: number }
   | { op: 'sendFrames'; iface: string; frames: string[] }
   | { op: 'attachForeign'; iface: string }
@@ -144,6 +145,10 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return swaps(request.count, request.intervalMs);
     case 'close':
       await forward?.close();
+      forward = undefined;
+      return null;
+    case 'release':
+      forward?.release();
       forward = undefined;
       return null;
     case 'attachTimes':

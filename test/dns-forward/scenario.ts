@@ -41,7 +41,7 @@ export async function startScenario(area: string, tree: CompiledTree = compileTr
     netns.addVeth(VETH.carrier, VETH.peer);
     netns.execOk('ip', ['address', 'add', `${DNS_IP}/16`, 'dev', VETH.carrier]);
     // Frames injected on lo from a local source address (see checksums.test.ts) are martians otherwise.
-    netns.execOk('sysctl', ['-qw', 'net.ipv4.conf.lo.accept_local=1', `net.ipv4.conf.${VETH.carrier}.accept_local=1`]);
+    for (const iface of ['lo', VETH.carrier]) netns.setSysctl(`net.ipv4.conf.${iface}.accept_local`, 1);
     const dnsmasq = netns.start('dnsmasq', [
       '--no-daemon',
       '--no-resolv',

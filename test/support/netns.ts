@@ -203,6 +203,11 @@ export class Netns {
     peerNetns.execOk('ip', ['link', 'set', peer, 'up']);
   }
 
+  /** Set a sysctl of the namespace, e.g. `net.ipv4.conf.lo.accept_local` (through /proc/sys: no procps needed). */
+  setSysctl(name: string, value: string | number): void {
+    this.execOk('sh', ['-c', `echo "$1" > "/proc/sys/$2"`, 'sh', String(value), name.replaceAll('.', '/')]);
+  }
+
   /** Stop every process started inside that is still running. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.#processes].map((p) => p.stop()));
