@@ -192,8 +192,9 @@ export function formatBpftool(listing: Listing, options: BpftoolFormatOptions = 
   listing.insns.forEach((insn, index) => {
     const fn = functions.get(index);
     if (fn !== undefined) lines.push(`${fn}:`);
-    const at = listing.sourceMap?.[index];
-    if (options.source && at) {
+    // Only read when asked for: a program built without call sites builds again to record them on first read.
+    const at = options.source ? listing.sourceMap?.[index] : undefined;
+    if (at) {
       const location = formatLocation(at);
       if (location !== lastLocation) lines.push(`; ${location}`);
       lastLocation = location;

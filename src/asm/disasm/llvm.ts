@@ -235,8 +235,9 @@ export function formatLlvm(listing: Listing, options: FormatOptions = {}): strin
     const target = targetSlot(insn, form, slot);
     const targetName = target === undefined ? undefined : nameAtSlot(target);
     if (targetName !== undefined) text += ` <${targetName}>`;
-    const at = listing.sourceMap?.[index];
-    if (options.source && at) text += `\t; ${formatLocation(at)}`;
+    // Only read when asked for: a program built without call sites builds again to record them on first read.
+    const at = options.source ? listing.sourceMap?.[index] : undefined;
+    if (at) text += `\t; ${formatLocation(at)}`;
     line(`${String(slot).padStart(8)}:\t${text}`);
     const patched = relocations.get(index);
     if (patched) for (const r of patched) line(relocationLine(r, slot));

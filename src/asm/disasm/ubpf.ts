@@ -30,8 +30,9 @@ export function formatUbpf(listing: Listing, options: FormatOptions = {}): strin
   insns.forEach((insn, index) => {
     for (const name of labelsAt.get(index) ?? []) lines.push(`${name}:`);
     const notes = [...(comments.get(index) ?? [])];
-    const at = listing.sourceMap?.[index];
-    if (options.source && at) notes.push(formatLocation(at));
+    // Only read when asked for: a program built without call sites builds again to record them on first read.
+    const at = options.source ? listing.sourceMap?.[index] : undefined;
+    if (at) notes.push(formatLocation(at));
     const text = formatInstruction(insn, classify(insn, slots[index]), (relative) => labelFor(index, relative));
     lines.push(notes.length > 0 ? `${text}  # ${notes.join('; ')}` : text);
   });
