@@ -9,7 +9,7 @@
  *   map_<name>           a map, by its kernel name
  *   <record>             a program attached without a link, named by the
  *                        attachment kind that knows how to undo it (e.g.
- *                        xdp-netlink_generic_1_lo: see xdp-attachment.ts)
+ *                        xdp-netlink-generic-1-lo: see xdp-attachment.ts)
  *
  * bpffs refuses names with dots, which kernel object and interface names may
  * contain, so name components escape '.' as %2E (and '%' as %25).
