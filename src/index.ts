@@ -5,7 +5,7 @@
  */
 export * from './asm/index.js';
 export { PROGRAMS, OptionError, resolveOptions, type ProgramEntry, type OptionSpec, type OptionValues } from './programs/index.js';
-export { buildXdpDnsForward, XDP_DNS_FORWARD_DEFAULTS, XDP_DNS_FORWARD_OPTIONS, type XdpDnsForwardOptions } from './programs/xdp-dns-forward.js';
+export { buildXdpDnsForward, buildXdpDnsForwardMapConfigured, XDP_DNS_FORWARD_DEFAULTS, XDP_DNS_FORWARD_OPTIONS, type XdpDnsForwardOptions } from './programs/xdp-dns-forward.js';
 export { buildTcDnsRedirectEth, buildTcDnsRedirectLo, TC_DNS_REDIRECT_SETTINGS } from './programs/tc-dns-redirect.js';
 export * from './loader/index.js';
 export { buildSocketDnsFilter, SOCKET_DNS_FILTER_OPTIONS, type SocketDnsFilterOptions } from './programs/socket-dns-filter.js';

@@ -14,7 +14,6 @@
  * - `map`: NetBird's way. The program reads them from an array map on every
  *   packet, and update() writes the map while the program stays attached.
  */
-import { OptionError } from '../programs/options.js';
 import {
   buildXdpDnsForward,
   buildXdpDnsForwardMapConfigured,
@@ -24,7 +23,7 @@ import {
   XDP_DNS_FORWARD_OPTIONS,
   type XdpDnsForwardOptions,
 } from '../programs/xdp-dns-forward.js';
-import { resolveOptions } from '../programs/options.js';
+import { OptionError, resolveOptions } from '../programs/options.js';
 import { resolveAttachOptions, type AttachOptionSpec } from './attach-options.js';
 import type { AttachableProgram, Attachment } from './attachment.js';
 import { codecs } from './maps.js';
@@ -122,11 +121,6 @@ export class DnsForward implements Attachment {
 
   get settings(): DnsForwardSettings {
     return this.#settings;
-  }
-
-  /** The program running now (after an inline update, the new one). */
-  get loaded(): Program {
-    return this.attachment.program;
   }
 
   get info(): DnsForwardInfo {

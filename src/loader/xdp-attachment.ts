@@ -81,20 +81,6 @@ export class XdpStateError extends Error {
   }
 }
 
-/** `id 12 (xdp_dns_fwd)`, or just the id when the program cannot be opened. */
-function describeProgramId(id: number): string {
-  try {
-    const owned = openProgramById(id);
-    try {
-      return `id ${id} (${programInfo(owned.value).name})`;
-    } finally {
-      owned.close();
-    }
-  } catch {
-    return `id ${id}`;
-  }
-}
-
 /** The kernel name of an attached program, or undefined when it cannot be opened (it went away). */
 export function attachedProgramName(id: number): string | undefined {
   try {
@@ -107,6 +93,12 @@ export function attachedProgramName(id: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `id 12 (xdp_dns_fwd)`, or just the id when the program cannot be opened. */
+function describeProgramId(id: number): string {
+  const name = attachedProgramName(id);
+  return name === undefined ? `id ${id}` : `id ${id} (${name})`;
 }
 
 function describeAttached(query: XdpQuery): string {
@@ -197,10 +189,6 @@ export class XdpAttachment {
 
   get method(): 'link' | 'netlink' {
     return this.#link ? 'link' : 'netlink';
-  }
-
-  get link(): Link | undefined {
-    return this.#link;
   }
 
   /**
