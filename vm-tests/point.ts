@@ -18,9 +18,11 @@ export interface PointOutcome {
   /** `uname -r` of the point's kernel. */
   readonly release: string;
   readonly results?: PointResults;
-  /** Why the point failed apart from its tests (a crash, a hang, no results), with the end of its console. */
-  readonly problem?: string;
+  /** Why the point failed apart from its tests (a crash, a hang, no results, no probe), then the end of its console; empty when none. */
+  readonly problems: readonly string[];
   readonly elapsedMs: number;
+  /** CPU time of QEMU (all of the guest's work) or of the host's test processes. */
+  readonly cpuMs: number;
 }
 
 /** The results directory of a point (the guest's writable share); kept until the point runs again. */
@@ -30,6 +32,7 @@ export function resultsDir(label: string): string {
 
 export const PROBE_FILE = 'probe.json';
 const RESULTS_FILE = 'results.json';
+const PROBE_ERRORS_FILE = 'probe.err';
 const EXIT_CODE_FILE = 'exit-code';
 const CONSOLE_FILE = 'console.log';
 
@@ -37,10 +40,10 @@ function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/** What runs at every point, as root in the repository: the probe, then vitest with the matrix reporter. */
+/** What runs at every point, as root in the repository: the environment check, the probe, then vitest with the matrix reporter. */
 function commandScript(dir: string, files: readonly string[], testTimeoutMs: number | undefined): string {
   const probe = shellQuote(join(dir, PROBE_FILE));
-  const probeErrors = shellQuote(join(dir, 'probe.err'));
+  const probeErrors = shellQuote(join(dir, PROBE_ERRORS_FILE));
   const timeouts = testTimeoutMs ? [`--testTimeout=${testTimeoutMs}`, `--hookTimeout=${testTimeoutMs}`] : [];
   // The default reporter's failure details go to the console log; the matrix reporter's lines are the progress shown.
   const reporters = ['--reporter=default', `--reporter=${join(VM_TESTS, 'reporter.ts')}`];
@@ -49,6 +52,7 @@ function commandScript(dir: string, files: readonly string[], testTimeoutMs: num
     '# Written by vm-tests/point.ts for one matrix point.',
     `cd ${shellQuote(REPO_ROOT)} || exit 1`,
     `export ${RESULTS_FILE_ENV}=${shellQuote(join(dir, RESULTS_FILE))}`,
+    `sh ${shellQuote(join(VM_TESTS, 'check-environment.sh'))}`,
     `echo '${PROGRESS_MARK}probing features: bpfgen probe --json'`,
     `node dist/cli/main.js probe --json >${probe} 2>${probeErrors} || echo "${PROGRESS_MARK}bpfgen probe failed: $(head -c 300 ${probeErrors})"`,
     `exec ${vitest.map(shellQuote).join(' ')}`,
@@ -65,21 +69,36 @@ function freshResultsDir(label: string, files: readonly string[], testTimeoutMs:
 }
 
 function readJson<T>(path: string): T | undefined {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined; // missing, or cut short by a crash
+  }
 }
 
 /** The point's outcome from what its run left behind; `exitCode` is command.sh's, undefined when it never finished. */
 function outcome(label: string, kernelRelease: string, dir: string, run: ConsoleOutcome, exitCode: number | undefined, timeoutMs: number): PointOutcome {
   const results = readJson<PointResults>(join(dir, RESULTS_FILE));
-  let problem: string | undefined;
-  if (run.timedOut) problem = `did not finish within its time limit of ${duration(timeoutMs)}`;
-  else if (exitCode === undefined) problem = `stopped before the tests finished (a crash or a kernel panic; QEMU exit ${run.exitCode ?? run.signal})`;
-  else if (!results) problem = `the tests exited with ${exitCode} and wrote no results`;
+  const problems: string[] = [];
+  if (run.timedOut) problems.push(`did not finish within its time limit of ${duration(timeoutMs)}`);
+  else if (exitCode === undefined) problems.push(`stopped before the tests finished (a crash or a kernel panic; QEMU exit ${run.exitCode ?? run.signal})`);
+  else if (!results) problems.push(`the tests exited with ${exitCode} and wrote no results`);
   else if (exitCode !== 0 && results.files.every((file) => file.failed === 0) && results.unhandledErrors.length === 0) {
-    problem = `vitest exited with ${exitCode} although no test failed`;
+    problems.push(`vitest exited with ${exitCode} although no test failed`);
   }
-  const withConsole = problem && `${problem}; the end of ${join(dir, CONSOLE_FILE)}:\n    ${run.tail.join('\n    ')}`;
-  return { label, release: kernelRelease, ...(results && { results }), ...(withConsole && { problem: withConsole }), elapsedMs: run.elapsedMs };
+  if (!readJson(join(dir, PROBE_FILE)) && !run.timedOut && exitCode !== undefined) {
+    const stderr = existsSync(join(dir, PROBE_ERRORS_FILE)) ? readFileSync(join(dir, PROBE_ERRORS_FILE), 'utf8').trim() : '';
+    problems.push(`bpfgen probe --json gave no report${stderr ? `: ${stderr.split('\n')[0]}` : ''}`);
+  }
+  const consoleTail = `the end of ${join(dir, CONSOLE_FILE)}:\n    ${run.tail.join('\n    ')}`;
+  return {
+    label,
+    release: kernelRelease,
+    ...(results && { results }),
+    problems: problems.length > 0 ? [...problems, consoleTail] : [],
+    elapsedMs: run.elapsedMs,
+    cpuMs: run.cpuMs,
+  };
 }
 
 export async function runOnHost(files: readonly string[], timeoutMs: number): Promise<PointOutcome> {

@@ -37,7 +37,8 @@ function summarise(module: TestModule): FileResult {
 }
 
 export default class MatrixReporter implements Reporter {
-  onTestModuleStart(module: TestModule): void {
+  /** When a worker takes the file: its imports can take a minute under emulation, so this is the line to show. */
+  onTestModuleQueued(module: TestModule): void {
     progress(`running ${module.relativeModuleId}`);
   }
 
@@ -48,7 +49,12 @@ export default class MatrixReporter implements Reporter {
 
   onTestModuleEnd(module: TestModule): void {
     const result = summarise(module);
-    progress(`${result.failed > 0 ? 'FAIL' : 'done'} ${result.file}: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped in ${(result.durationMs / 1000).toFixed(1)} s`);
+    const timing = module.diagnostic();
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    progress(
+      `${result.failed > 0 ? 'FAIL' : 'done'} ${result.file}: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped ` +
+        `in ${seconds(result.durationMs)} (imports ${seconds(timing.collectDuration)}, tests ${seconds(timing.duration)})`,
+    );
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>): void {

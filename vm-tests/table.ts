@@ -42,7 +42,7 @@ export function totals(outcomes: readonly PointOutcome[], files: readonly string
       failed += result?.failed ?? 1;
       skipped += result?.skipped ?? 0;
     }
-    failed += (outcome.results?.unhandledErrors.length ?? 0) + (outcome.problem ? 1 : 0);
+    failed += (outcome.results?.unhandledErrors.length ?? 0) + (outcome.problems.length > 0 ? 1 : 0);
   }
   return { passed, failed, skipped };
 }
@@ -51,7 +51,7 @@ export function totals(outcomes: readonly PointOutcome[], files: readonly string
 export function report(outcomes: readonly PointOutcome[], files: readonly string[], wallMs: number): string[] {
   const header = ['test file', ...outcomes.map((outcome) => `${outcome.label} (${outcome.release})`)];
   const rows = files.map((file) => [file, ...outcomes.map((outcome) => cell(outcome, file))]);
-  const times = ['time', ...outcomes.map((outcome) => duration(outcome.elapsedMs))];
+  const times = ['time (CPU time)', ...outcomes.map((outcome) => `${duration(outcome.elapsedMs)} (${duration(outcome.cpuMs)})`)];
   const lines = ['', ...markdownTable([header, ...rows, times]), ''];
 
   for (const outcome of outcomes) {
@@ -59,11 +59,11 @@ export function report(outcomes: readonly PointOutcome[], files: readonly string
       for (const failure of result.failures) lines.push(`FAIL [${outcome.label}] ${result.file}: ${failure}`);
     }
     for (const error of outcome.results?.unhandledErrors ?? []) lines.push(`FAIL [${outcome.label}] unhandled error: ${error}`);
-    if (outcome.problem) lines.push(`FAIL [${outcome.label}] ${outcome.problem}`);
+    if (outcome.problems.length > 0) lines.push(`FAIL [${outcome.label}] ${outcome.problems.join('; ')}`);
   }
 
   const { passed, failed, skipped } = totals(outcomes, files);
-  const perPoint = outcomes.map((outcome) => `${outcome.label} ${duration(outcome.elapsedMs)}`).join(', ');
+  const perPoint = outcomes.map((outcome) => `${outcome.label} ${duration(outcome.elapsedMs)} (CPU ${duration(outcome.cpuMs)})`).join(', ');
   lines.push(`times: ${perPoint}; whole matrix ${duration(wallMs)}`);
   if (skipped > 0) lines.push(`${skipped} skipped`);
   lines.push(`${passed} passed, ${failed} failed`);
