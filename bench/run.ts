@@ -42,7 +42,7 @@ const NETNS_ENV = 'BPFGEN_BENCH_NETNS';
 /** net.core.bpf_jit_enable as the host sees it: /proc/sys/net is not visible from another network namespace. */
 const JIT_ENV = 'BPFGEN_BENCH_JIT';
 
-const ROUNDS = { produce: 15, attach: 60, runtime: 21, dump: 15, assembler: 7, rss: 5 };
+const ROUNDS = { produce: 15, attach: 100, runtime: 21, dump: 15, assembler: 7, rss: 5 };
 const QUICK_ROUNDS = { produce: 3, attach: 5, runtime: 3, dump: 3, assembler: 2, rss: 1 };
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);

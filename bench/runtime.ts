@@ -6,7 +6,7 @@
  * harness's own per-repetition cost; net time is the difference, taken
  * within each round and then the median over rounds. Each round runs
  * bpfgen's program, clang's and the empty one on every case, in an order
- * that rotates.
+ * that rotates, each from one of COPIES loads in turn.
  *
  * The kernel reuses one packet buffer across repetitions, so a program that
  * rewrites a packet sees its own rewritten packet from the second
@@ -27,6 +27,12 @@ import { formatTable, times } from './table.js';
 export const REPEAT = 1_000_000;
 /** Test runs of one repetition per round and program, for `fresh` cases. */
 export const FRESH_RUNS = 1000;
+/**
+ * Each program is loaded this many times and the rounds take turns: where
+ * the JIT places a program moves its time by up to a nanosecond, as much as
+ * some of the differences measured.
+ */
+const COPIES = 3;
 
 /**
  * What an empty program returns: XDP_PASS for XDP, else 0 (TC_ACT_OK for
@@ -68,16 +74,20 @@ export interface RuntimeResult {
 const optionsKey = (options: Options): string => JSON.stringify(options);
 
 export function measureRuntime(references: readonly Reference[], workdir: string, rounds: number): RuntimeResult {
-  const pairs = new Map<string, LoadedPair>();
-  const empties = new Map<ProgramType, Program>();
+  const pairs = new Map<string, LoadedPair[]>();
+  const empties = new Map<ProgramType, Program[]>();
+  const copies = <T>(load: () => T): T[] => Array.from({ length: COPIES }, load);
   try {
     const plan = references.flatMap((reference) =>
       reference.cases.map((run) => {
         const options = run.options ?? reference.options;
         const key = `${reference.name} ${optionsKey(options)}`;
-        if (!pairs.has(key)) pairs.set(key, loadPair(buildPair(reference, options, workdir)));
-        if (!empties.has(reference.type)) empties.set(reference.type, emptyProgram(reference.type));
-        return { reference, run, pair: pairs.get(key)!, empty: empties.get(reference.type)!, samples: { ours: [] as number[], theirs: [] as number[], empty: [] as number[] } };
+        if (!pairs.has(key)) {
+          const built = buildPair(reference, options, workdir);
+          pairs.set(key, copies(() => loadPair(built)));
+        }
+        if (!empties.has(reference.type)) empties.set(reference.type, copies(() => emptyProgram(reference.type)));
+        return { reference, run, pairs: pairs.get(key)!, empties: empties.get(reference.type)!, samples: { ours: [] as number[], theirs: [] as number[], empty: [] as number[] } };
       }),
     );
     const time = (program: Program, run: RunCase): number => {
@@ -85,12 +95,13 @@ export function measureRuntime(references: readonly Reference[], workdir: string
       const single = Array.from({ length: FRESH_RUNS }, () => program.testRun(run.packet).duration);
       return summarize(single).median;
     };
+    let round = 0;
     const steps = plan.flatMap((p) => [
-      () => p.samples.ours.push(time(p.pair.loadedOurs, p.run)),
-      () => p.samples.theirs.push(time(p.pair.loadedTheirs, p.run)),
-      () => p.samples.empty.push(time(p.empty, p.run)),
+      () => p.samples.ours.push(time(p.pairs[round % COPIES]!.loadedOurs, p.run)),
+      () => p.samples.theirs.push(time(p.pairs[round % COPIES]!.loadedTheirs, p.run)),
+      () => p.samples.empty.push(time(p.empties[round % COPIES]!, p.run)),
     ]);
-    interleave(rounds, steps);
+    interleave(rounds, steps, () => round++);
 
     return {
       repeat: REPEAT,
@@ -114,8 +125,8 @@ export function measureRuntime(references: readonly Reference[], workdir: string
       }),
     };
   } finally {
-    for (const pair of pairs.values()) pair.close();
-    for (const empty of empties.values()) empty.close();
+    for (const loaded of pairs.values()) for (const pair of loaded) pair.close();
+    for (const loaded of empties.values()) for (const empty of loaded) empty.close();
   }
 }
 
