@@ -93,7 +93,11 @@ const OBJECT_PREFIXES = ['link_', 'prog_', 'map_'];
 
 /** LINK_DETACH on a pinned link: the attachment ends even if another process still holds the link. */
 function detachPinnedLink(path: string): string {
-  const owned = bpfFd(objGetAttr(path), `link pinned at ${path}`, { ENOENT: `nothing is pinned at ${path}` });
+  const owned = bpfFd(objGetAttr(path), `link pinned at ${path}`, {
+    ENOENT: `nothing is pinned at ${path}`,
+    // Pins are files of their creator's (mode 0600): opening another user's takes root, or CAP_DAC_OVERRIDE.
+    EACCES: `this user may not open the pin ${path} (mode 0600, owned by whoever pinned it): run as root, or with CAP_DAC_OVERRIDE`,
+  });
   try {
     const kind = bpfObjectKind(owned.value);
     if (kind !== 'link') throw new PinDirectoryError(path, `holds a bpf ${kind}, not a link`);
