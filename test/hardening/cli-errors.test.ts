@@ -97,8 +97,8 @@ const BAD_INPUT: Readonly<Record<string, readonly BadInput[]>> = {
     { fault: 'program', args: ['build', 'nosuch', '-o', 'x.o'], says: /unknown program 'nosuch'/, leaves: ['x.o'] },
     { fault: 'value', args: ['build', 'xdp-dns-forward', '--dns-ip', '256.0.0.1', '-o', 'x.o'], says: /^--dns-ip: '256\.0\.0\.1'/, leaves: ['x.o'] },
     { fault: 'value', args: ['build', 'tc-dns-redirect-eth', '--lo-ifindex=-1', '-o', 'x.o'], says: /^--lo-ifindex: '-1'/, leaves: ['x.o'] },
-    { fault: 'file', args: ['build', 'xdp-dns-forward', '-o', 'nodir/x.o'], says: /^nodir\/x\.o: cannot write/ },
-    { fault: 'file', args: ['build', 'xdp-dns-forward', '--output', 'adir'], says: /^adir: cannot write/ },
+    { fault: 'file', args: ['build', 'xdp-dns-forward', '-o', 'nodir/x.o'], says: /^nodir\/x\.o: cannot write: no such directory$/ },
+    { fault: 'file', args: ['build', 'xdp-dns-forward', '--output', 'adir'], says: /^adir: cannot write: is a directory$/ },
     { fault: 'value', args: ['build', 'xdp-dns-forward', '--listen-port', '0', '-o', 'x.o'], says: /^--listen-port: '0'/, leaves: ['x.o'] },
     { fault: 'value', args: ['build', 'xdp-dns-forward', '--dns-port', '65536', '-o', 'x.o'], says: /^--dns-port: '65536'/, leaves: ['x.o'] },
     { fault: 'value', args: ['build', 'tc-dns-redirect-lo', '--resolver', '127.0.0.11:', '-o', 'x.o'], says: /^--resolver: '127\.0\.0\.11:'/, leaves: ['x.o'] },
@@ -115,7 +115,7 @@ const BAD_INPUT: Readonly<Record<string, readonly BadInput[]>> = {
     { fault: 'value', args: ['asm', 'ok.s', '--format', 'bogus'], says: /^--format: 'bogus' is not one of words, hex, bin/ },
     { fault: 'value', args: ['asm', 'ok.s', '--syntax', 'bogus'], says: /^--syntax: 'bogus' is not one of/ },
     { fault: 'value', args: ['asm', 'ok.s', '--syntax', 'ubpf'], says: /^ok\.s:1:1: unknown mnemonic/ },
-    { fault: 'file', args: ['asm', 'ok.s', '-o', 'nodir/out.txt'], says: /^nodir\/out\.txt: cannot write/ },
+    { fault: 'file', args: ['asm', 'ok.s', '-o', 'nodir/out.txt'], says: /^nodir\/out\.txt: cannot write: no such directory$/ },
   ],
   list: [
     { fault: 'usage', args: ['list', 'extra'], says: /^list: Unexpected argument 'extra'/ },
@@ -302,7 +302,6 @@ const NEEDS_PRIVILEGES: readonly Privileged[] = [
     args: ['detach', '--pin', '{pins}/held'],
     status: 1,
     heldBy: ['attach', 'xdp-dns-forward', '--iface', ETH, '--pin', '{pins}/held'],
-    bug: { what: 'the EACCES of opening the pin names no capability', status: 1, says: /^bpfgen: detach: bpf\(BPF_OBJ_GET\) failed with EACCES: access to the object was denied$/ },
   },
 ];
 
