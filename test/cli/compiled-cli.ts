@@ -1,14 +1,8 @@
-/**
- * The bpfgen CLI compiled from src into a temporary directory, run as a
- * child process the way users run it. Compiling here rather than using
- * dist/ keeps the tests independent of a stale `npm run build`.
- */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+/** The bpfgen CLI, run as a child process the way users run it. */
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const repoRoot = join(import.meta.dirname, '..', '..');
+import { compiledPackage } from '../support/compiled.js';
 
 export interface CliResult {
   readonly status: number | null;
@@ -25,7 +19,9 @@ export interface CompiledCli {
   dispose(): void;
 }
 
-function cliIn(dir: string, cleanups: (() => void)[]): CompiledCli {
+function cliIn(pkg: { dir: string; dispose(): void }, cleanups: (() => void)[]): CompiledCli {
+  cleanups.push(pkg.dispose);
+  const { dir } = pkg;
   return {
     dir,
     run(args, prefix = []) {
@@ -35,12 +31,7 @@ function cliIn(dir: string, cleanups: (() => void)[]): CompiledCli {
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
     withoutShim() {
-      const bare = mkdtempSync(join(tmpdir(), 'bpfgen-cli-noshim-'));
-      cpSync(join(dir, 'dist'), join(bare, 'dist'), { recursive: true });
-      copyFileSync(join(dir, 'package.json'), join(bare, 'package.json'));
-      symlinkSync(join(repoRoot, 'node_modules'), join(bare, 'node_modules'));
-      cleanups.push(() => rmSync(bare, { recursive: true, force: true }));
-      return cliIn(bare, cleanups);
+      return cliIn(compiledPackage({ withShim: false }), cleanups);
     },
     dispose() {
       for (const cleanup of cleanups.splice(0)) cleanup();
@@ -48,23 +39,7 @@ function cliIn(dir: string, cleanups: (() => void)[]): CompiledCli {
   };
 }
 
-/** Compile the CLI (about ten seconds); the directory is world-readable so that other users can run it. */
+/** The CLI of this test run's compilation (test/global-setup.ts), in a world-readable directory that other users can run. */
 export function compiledCli(): CompiledCli {
-  const dir = mkdtempSync(join(tmpdir(), 'bpfgen-cli-'));
-  const cleanups = [() => rmSync(dir, { recursive: true, force: true })];
-  try {
-    execFileSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(repoRoot, 'tsconfig.json'), '--outDir', join(dir, 'dist'), '--declaration', 'false'], {
-      timeout: 120_000,
-    });
-    copyFileSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
-    // native.ts finds the addon two levels above its own file, as in the published layout.
-    symlinkSync(join(repoRoot, 'build'), join(dir, 'build'));
-    // Runtime dependencies (dns-packet), found as in an installed package.
-    symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
-    chmodSync(dir, 0o755);
-  } catch (error) {
-    for (const cleanup of cleanups) cleanup();
-    throw error;
-  }
-  return cliIn(dir, cleanups);
+  return cliIn(compiledPackage(), []);
 }

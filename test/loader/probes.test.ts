@@ -6,7 +6,7 @@
  * FeatureError of requireFeature, cleanliness, and `bpfgen probe`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -32,9 +32,9 @@ import {
 } from '../../src/loader/probes/index.js';
 import { NATIVE_LITTLE_ENDIAN } from '../../src/loader/attr.js';
 import { AttachType, KernelMapType, KernelProgramType, type KernelMapTypeName, type KernelProgramTypeName } from '../../src/loader/uapi.js';
+import { compiledPackage } from '../support/compiled.js';
 import { bpftool, describeWithBpf, openFdCount, privateBpffs } from './support.js';
 
-const repoRoot = join(import.meta.dirname, '..', '..');
 
 /** `bpftool feature probe kernel -j`, the parts compared here. */
 interface BpftoolFeatures {
@@ -329,26 +329,19 @@ int main(void) {
 
 describeWithBpf('bpfgen probe', () => {
   // The CLI compiled to JavaScript in a world-readable directory, so that another user can run it too.
+  let withShim: ReturnType<typeof compiledPackage>;
+  let withoutShim: ReturnType<typeof compiledPackage>;
   let dir: string;
   let noShimDir: string;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'bpfgen-probe-cli-'));
-    execFileSync(
-      join(repoRoot, 'node_modules', '.bin', 'tsc'),
-      ['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--rootDir', join(repoRoot, 'src'), '--outDir', join(dir, 'dist'), join(repoRoot, 'src', 'cli', 'main.ts')],
-      { timeout: 180_000 },
-    );
-    cpSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
-    symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
-    // A copy without build/: native.ts finds no shim there.
-    noShimDir = mkdtempSync(join(tmpdir(), 'bpfgen-probe-noshim-'));
-    cpSync(dir, noShimDir, { recursive: true, verbatimSymlinks: true });
-    symlinkSync(join(repoRoot, 'build'), join(dir, 'build'));
-    chmodSync(dir, 0o755);
+    withShim = compiledPackage();
+    withoutShim = compiledPackage({ withShim: false });
+    dir = withShim.dir;
+    noShimDir = withoutShim.dir;
   });
   afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(noShimDir, { recursive: true, force: true });
+    withShim.dispose();
+    withoutShim.dispose();
   });
 
   const run = (root: string, args: string[], asNobody = false) => {

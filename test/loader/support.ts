@@ -3,10 +3,11 @@
  * hand-assembled programs, packets, and a private bpf filesystem.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
+import { compiledPackage } from '../support/compiled.js';
 import { encode, type Instruction } from '../../src/asm/instruction.js';
 import type { AssembledProgram, MapDefinition, ProgramType, Relocation, SourceLocation } from '../../src/asm/program.js';
 import { nativeUnavailableReason } from '../../src/loader/native.js';
@@ -86,23 +87,12 @@ export function privateBpffs(): { dir: string; dispose(): void } {
   };
 }
 
-const repoRoot = join(import.meta.dirname, '..', '..');
 
 /**
- * The loader compiled to JavaScript in a temporary directory, for child
- * processes that must run without vitest (as another user, or with
- * --expose-gc). The directory is world-readable; `dispose` removes it.
+ * The loader compiled to JavaScript, for child processes that must run
+ * without vitest (as another user, or with --expose-gc): scripts written
+ * into `dir` import it from `./dist/loader/index.js`.
  */
 export function compiledLoader(): { dir: string; dispose(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'bpfgen-loader-'));
-  execFileSync(
-    join(repoRoot, 'node_modules', '.bin', 'tsc'),
-    ['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--rootDir', join(repoRoot, 'src'), '--outDir', join(dir, 'dist'), join(repoRoot, 'src', 'loader', 'index.ts')],
-    { timeout: 120_000 },
-  );
-  writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
-  // native.ts finds the addon two levels above its own file, as in the published layout.
-  symlinkSync(join(repoRoot, 'build'), join(dir, 'build'));
-  chmodSync(dir, 0o755);
-  return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return compiledPackage();
 }
