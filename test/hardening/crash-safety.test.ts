@@ -82,10 +82,18 @@ describeWithBpf('crash safety: bpfgen attach killed with SIGKILL', () => {
 
   it(`killed at ${RANDOM_KILLS} seeded moments while starting up: no XDP program is left on lo`, async () => {
     const rng = new Prng(0xdead_0001);
+    const args = [main(), 'attach', 'xdp-dns-forward', '--iface', 'lo', '--attach', 'link'];
+    // How long starting takes here, so that the kills spread over all of it and a little after.
+    const started = performance.now();
+    const timed = netns.start(process.execPath, args);
+    await timed.waitForOutput(/^running /m, START_TIMEOUT_MS);
+    const startupMs = performance.now() - started;
+    timed.signal('SIGKILL');
+    await timed.exited;
     let killedWhileAttached = 0;
     for (let i = 0; i < RANDOM_KILLS; i++) {
-      const child = netns.start(process.execPath, [main(), 'attach', 'xdp-dns-forward', '--iface', 'lo', '--attach', 'link']);
-      await new Promise((resolve) => setTimeout(resolve, rng.int(0, 1500)));
+      const child = netns.start(process.execPath, args);
+      await new Promise((resolve) => setTimeout(resolve, rng.int(0, Math.round(startupMs * 1.2))));
       child.signal('SIGKILL');
       await child.exited;
       const printed = printedIds(child.stdout);
@@ -93,7 +101,7 @@ describeWithBpf('crash safety: bpfgen attach killed with SIGKILL', () => {
       expect(await survivors(printed)).toEqual({ programs: [], links: [] });
       expect(xdpOnLo(), `kill ${i}: ${child.stdout}`).toBe(false);
     }
-    console.log(`${RANDOM_KILLS} kills while starting up, ${killedWhileAttached} of them after attaching`);
+    console.log(`${RANDOM_KILLS} kills within ${Math.round(startupMs * 1.2)} ms of starting (start-up takes ${Math.round(startupMs)} ms), ${killedWhileAttached} of them after attaching`);
   });
 
   it('attached through netlink: the programs outlive SIGKILL, and bpfgen detach --iface removes them', async () => {

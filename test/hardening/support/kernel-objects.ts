@@ -45,7 +45,11 @@ export async function survivors(ids: ReadonlySet<number>, timeoutMs = 10_000): P
   }
 }
 
-/** What `bpftool net` lists in a namespace: XDP, tc (netlink and tcx) and flow dissector attachments. */
+/**
+ * What `bpftool net` lists in a namespace: XDP, tc filters and flow
+ * dissector attachments. bpftool 7.1 does not list tcx attachments there;
+ * those are bpf links, which survivors() checks by program id.
+ */
 export function attachedIn(netns: Netns): unknown[] {
   const [net] = JSON.parse(netns.execOk('bpftool', ['--json', 'net'])) as Record<string, unknown[]>[];
   return Object.values(net ?? {}).flat();
