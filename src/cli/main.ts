@@ -1,29 +1,36 @@
 #!/usr/bin/env node
 import { AsmSyntaxError, DslError } from '../asm/errors.js';
 import { EncodingError } from '../asm/instruction.js';
-import { asmCommand } from './commands/asm.js';
-import { captureCommand } from './commands/capture.js';
-import { buildCommand } from './commands/build.js';
-import { attachCommand } from './commands/attach.js';
-import { demoCommand } from './commands/demo.js';
-import { detachCommand } from './commands/detach.js';
-import { dumpCommand } from './commands/dump.js';
-import { listCommand } from './commands/list.js';
-import { probeCommand } from './commands/probe.js';
-import { testRunCommand } from './commands/test-run.js';
 import { UsageError, type Command } from './usage.js';
 
-const COMMANDS: readonly Command[] = [dumpCommand, buildCommand, asmCommand, listCommand, testRunCommand, probeCommand, attachCommand, detachCommand, demoCommand, captureCommand];
+/**
+ * Each command's module, imported only when it is needed: a cold start then
+ * compiles what that command uses (a plain `bpfgen dump` needs neither the
+ * loader nor netlink), which is most of the time a short command takes.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  dump: async () => (await import('./commands/dump.js')).dumpCommand,
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  asm: async () => (await import('./commands/asm.js')).asmCommand,
+  list: async () => (await import('./commands/list.js')).listCommand,
+  'test-run': async () => (await import('./commands/test-run.js')).testRunCommand,
+  probe: async () => (await import('./commands/probe.js')).probeCommand,
+  attach: async () => (await import('./commands/attach.js')).attachCommand,
+  detach: async () => (await import('./commands/detach.js')).detachCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
+  capture: async () => (await import('./commands/capture.js')).captureCommand,
+};
 
-function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+async function overview(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'Usage: bpfgen COMMAND [options]',
     '',
     'Build eBPF programs for this host in TypeScript, with no compiler.',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run bpfgen COMMAND --help for its options and examples.',
     '',
@@ -44,7 +51,7 @@ function isInputError(error: unknown): error is Error {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(overview());
+    process.stdout.write(await overview());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
@@ -52,8 +59,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${(createRequire(import.meta.url)('../../package.json') as { version: string }).version}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new UsageError(`unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  const command = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`);
     return 0;

@@ -5,12 +5,10 @@ import type { AssembledProgram } from '../../asm/program.js';
 import { assembleText } from '../../asm/text/index.js';
 import { parseWords } from '../../asm/text/words.js';
 import type { Program } from '../../loader/index.js';
+import type { helperCallNamer as kallsymsNamer } from '../kallsyms.js';
 import { PROGRAMS, programNamed } from '../../programs/index.js';
 import { choiceFlag, parseCommandLine } from '../args.js';
 import { readInput } from '../io.js';
-import { helperCallNamer } from '../kallsyms.js';
-import { withLoadedProgram } from '../load.js';
-import { dumpObject } from './dump-object.js';
 import { findProgram, programFlags, programOptionHelp, programOptionValues } from '../program-args.js';
 import { UsageError, type Command } from '../usage.js';
 
@@ -81,6 +79,8 @@ Examples:
       if (positionals.length > 0) throw new UsageError(`dump: unexpected argument '${positionals[0]}' with --${inputs[0]}`);
       const path = values[inputs[0]!] as string;
       if (inputs[0] === 'object') {
+        // The ELF reader, like the loader below, is imported only by the dumps that use it: a plain dump starts faster.
+        const { dumpObject } = await import('./dump-object.js');
         process.stdout.write(dumpObject(path, values.section as string | undefined, format, options));
         return 0;
       }
@@ -101,7 +101,10 @@ Examples:
     if (positionals.length !== 1) throw new UsageError('dump: expected one PROGRAM, or --words/--bin/--asm FILE (see bpfgen dump --help)');
     const chosen = findProgram('dump', positionals[0]);
     const program = chosen.build(programOptionValues(chosen, values));
-    if (xlated) return withLoadedProgram('dump', program, (loaded) => printXlated(program, loaded, options));
+    if (xlated) {
+      const [{ withLoadedProgram }, { helperCallNamer }] = await Promise.all([import('../load.js'), import('../kallsyms.js')]);
+      return withLoadedProgram('dump', program, (loaded) => printXlated(program, loaded, options, helperCallNamer));
+    }
     if (format === 'llvm' || format === 'bpftool' || format === 'ubpf') process.stdout.write(summary(program, format));
     process.stdout.write(disassemble(program, format, options));
     return 0;
@@ -125,7 +128,10 @@ function summary(program: AssembledProgram, format: 'llvm' | 'bpftool' | 'ubpf')
 }
 
 /** Ours, then the kernel's: each under a header naming it and counting its instructions. */
-function printXlated(program: AssembledProgram, loaded: Program, options: { source: boolean }): number {
+/** kallsyms.ts's helperCallNamer, passed in because that module is imported only for --xlated. */
+type HelperCallNamer = typeof kallsymsNamer;
+
+function printXlated(program: AssembledProgram, loaded: Program, options: { source: boolean }, helperCallNamer: HelperCallNamer): number {
   const info = loaded.info();
   const kernel = loaded.xlated();
   const kernelSlots = info.xlatedLength / SLOT_BYTES;
