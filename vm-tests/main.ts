@@ -4,13 +4,15 @@
  * reported as a table of test file × kernel. Exit status 0 when everything
  * passed, 1 when anything failed, 2 for bad arguments.
  */
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { compileBpfgen } from '../test/global-setup.js';
 import { FEATURES_FILE, latestProbes, writeFeatures } from './features.js';
 import { prepareGuestKernel, type GuestKernel } from './kernels.js';
 import { installHostTools, KERNEL_SERIES } from './packages.js';
-import { REPO_ROOT } from './paths.js';
+import { COMPILED, REPO_ROOT } from './paths.js';
 import { runInGuest, runOnHost, type PointOutcome } from './point.js';
-import { run, StepError } from './process.js';
+import { StepError } from './process.js';
 import { say } from './progress.js';
 import type { GuestMachine } from './qemu.js';
 import { kernelTestFiles } from './select.js';
@@ -84,8 +86,14 @@ function parseOptions(argv: string[]): Options | undefined {
 async function runMatrix(options: Options, files: readonly string[]): Promise<PointOutcome[]> {
   say('matrix', 'installing missing host tools (.ci/deps)');
   installHostTools();
-  say('matrix', 'building dist/ for bpfgen probe');
-  run(`${REPO_ROOT}/node_modules/.bin/tsc`, ['-p', `${REPO_ROOT}/tsconfig.json`], { timeoutMs: 5 * 60_000 });
+  say('matrix', `compiling bpfgen once for the tests and the probe of every kernel, into ${COMPILED}`);
+  rmSync(COMPILED, { recursive: true, force: true });
+  try {
+    compileBpfgen(REPO_ROOT, COMPILED);
+  } catch (error) {
+    const output = (error as { stdout?: Buffer }).stdout?.toString().trim();
+    throw new StepError(`compiling bpfgen (tsc -p tsconfig.json) failed: ${output || (error as Error).message}`);
+  }
 
   const guests: GuestKernel[] = [];
   for (const series of KERNEL_SERIES.filter((s) => options.labels.includes(s.label))) {

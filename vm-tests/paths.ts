@@ -13,3 +13,5 @@ export const GUEST_FILES = join(VM_TESTS, 'guest');
 export const CACHE = join(VM_TESTS, '.cache');
 export const KERNELS = join(CACHE, 'kernels');
 export const RUNS = join(CACHE, 'runs');
+/** bpfgen compiled once per matrix run (test/global-setup.ts compileBpfgen) for every point's tests and probe. */
+export const COMPILED = join(CACHE, 'compiled');
