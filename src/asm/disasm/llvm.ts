@@ -210,12 +210,10 @@ export function formatLlvm(listing: Listing, options: FormatOptions = {}): strin
     return entry?.functions[0] ?? entry?.labels[0];
   };
 
-  // One growing string rather than an array of lines to join: for large listings most of the time went to
-  // collecting the garbage of a million separate line strings.
-  let out = '';
+  const out = new TextBuffer();
   let lineCount = 0;
   const line = (text: string): void => {
-    out += `${text}\n`;
+    out.append(`${text}\n`);
     lineCount++;
   };
   for (let index = 0; index < insns.length; index++) {
@@ -242,5 +240,32 @@ export function formatLlvm(listing: Listing, options: FormatOptions = {}): strin
     const patched = relocations.get(index);
     if (patched) for (const r of patched) line(relocationLine(r, slot));
   }
-  return out;
+  return out.text();
+}
+
+/**
+ * Text appended as UTF-8 bytes to a growing buffer, decoded once at the end.
+ * Each line string then dies young: kept as strings (in an array to join,
+ * or as one string grown by +=) a million lines stay alive until the end,
+ * and collecting around them took most of a large listing's time.
+ */
+class TextBuffer {
+  static readonly #encoder = new TextEncoder();
+  #bytes = new Uint8Array(1 << 16);
+  #length = 0;
+
+  append(text: string): void {
+    // A UTF-8 character takes at most 3 bytes per UTF-16 code unit.
+    const most = text.length * 3;
+    if (this.#length + most > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#length + most));
+      grown.set(this.#bytes.subarray(0, this.#length));
+      this.#bytes = grown;
+    }
+    this.#length += TextBuffer.#encoder.encodeInto(text, this.#bytes.subarray(this.#length)).written;
+  }
+
+  text(): string {
+    return new TextDecoder().decode(this.#bytes.subarray(0, this.#length));
+  }
 }
