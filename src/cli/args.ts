@@ -11,7 +11,12 @@ export function parseCommandLine<T extends Options>(command: string, argv: strin
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (error) {
-    const message = (error as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
+    // One line: node's explanation, with its hint for values starting with a dash, without the one about positionals.
+    const message = (error as Error).message
+      .split('\n')
+      .filter((line) => !line.startsWith('To specify a positional argument'))
+      .join(' ')
+      .replace(/\. To specify a positional argument.*$/, '');
     throw new UsageError(`${command}: ${message} (see bpfgen ${command} --help)`);
   }
 }

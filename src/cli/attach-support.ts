@@ -8,7 +8,6 @@ import type { AttachOptionSpec } from '../loader/attach-options.js';
 import { BpfError, FeatureError, NativeUnavailableError, RelocationError } from '../loader/errors.js';
 import { NetlinkError } from '../loader/netlink/socket.js';
 import { RouteLocalnetError } from '../loader/dns-redirect.js';
-import { PinDirectoryError } from '../loader/pins.js';
 import { XdpStateError } from '../loader/xdp-attachment.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -22,7 +21,6 @@ export function isSystemRefusal(error: unknown): error is Error {
     error instanceof RelocationError ||
     error instanceof NetlinkError ||
     error instanceof XdpStateError ||
-    error instanceof PinDirectoryError ||
     error instanceof RouteLocalnetError
   );
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { AsmSyntaxError, DslError } from '../asm/errors.js';
 import { EncodingError } from '../asm/instruction.js';
+import { PinDirectoryError } from '../loader/pins.js';
 import { UsageError, type Command } from './usage.js';
 
 /**
@@ -44,6 +45,8 @@ function isInputError(error: unknown): error is Error {
     error instanceof AsmSyntaxError ||
     error instanceof EncodingError ||
     error instanceof DslError ||
+    // A --pin DIR that is missing, not on a bpf filesystem, or holding something else.
+    error instanceof PinDirectoryError ||
     (error instanceof Error && error.name === 'OptionError')
   );
 }

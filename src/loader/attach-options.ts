@@ -4,6 +4,7 @@
  * validation, which names the flag.
  */
 import { OptionError, parseOptionValue, type OptionSpec } from '../programs/options.js';
+import { interfaceIndex } from './link.js';
 
 /** An attach option chosen from a fixed list, e.g. `--mode generic|native|offload`. */
 export interface ChoiceOptionSpec {
@@ -41,6 +42,18 @@ function isInterfaceName(name: string): boolean {
   return Buffer.byteLength(name) >= 1 && Buffer.byteLength(name) <= 15 && !/[/:\s]/.test(name) && name !== '.' && name !== '..';
 }
 
+/**
+ * The index of the interface an option names, in this network namespace;
+ * a missing interface is the option's fault, so it is an OptionError.
+ */
+export function requireInterface(flag: string, name: string): number {
+  try {
+    return interfaceIndex(name);
+  } catch {
+    throw new OptionError(flag, `no network interface named ${name} in this network namespace`);
+  }
+}
+
 /** Validate one attach option value (a command-line string or a value from code); OptionError names the flag. */
 export function parseAttachOption(spec: AttachOptionSpec, raw: unknown): string | number | boolean {
   if (spec.kind === 'switch') {
@@ -55,6 +68,7 @@ export function parseAttachOption(spec: AttachOptionSpec, raw: unknown): string 
     if (typeof raw !== 'string' || !isInterfaceName(raw)) {
       throw new OptionError(spec.flag, `'${String(raw)}' is not an interface name (1-15 bytes without '/', ':' or spaces)`);
     }
+    requireInterface(spec.flag, raw);
     return raw;
   }
   return parseOptionValue(spec, raw);

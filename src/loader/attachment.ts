@@ -13,7 +13,7 @@
  */
 import { rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AttachOptionSpec } from './attach-options.js';
+import { requireInterface, type AttachOptionSpec } from './attach-options.js';
 import { linkDetachAttr, objGetAttr } from './attr.js';
 import { Errno, ENOTSUPP } from './errno.js';
 import { BpfError } from './errors.js';
@@ -73,6 +73,7 @@ export function attachableNamed(name: string): AttachableProgram | undefined {
 
 /** Remove from `iface` every program bpfgen attached there without a link; lines saying what was removed. */
 export async function detachInterface(iface: string): Promise<string[]> {
+  requireInterface('--iface', iface);
   const done: string[] = [];
   for (const entry of Object.values(ATTACHABLE)) done.push(...(await entry.detachFromInterface(iface)));
   return done;

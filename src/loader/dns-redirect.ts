@@ -22,9 +22,8 @@ import {
   type TcDnsRedirectSettings,
 } from '../programs/tc-dns-redirect.js';
 import { OptionError, resolveOptions } from '../programs/options.js';
-import { resolveAttachOptions, type AttachOptionSpec } from './attach-options.js';
+import { requireInterface, resolveAttachOptions, type AttachOptionSpec } from './attach-options.js';
 import type { AttachableProgram, Attachment } from './attachment.js';
-import { interfaceIndex } from './link.js';
 import { preparePinDirectory } from './pins.js';
 import { loadProgram, type Program } from './program.js';
 import { TC_ATTACH_METHODS, TcAttachment, type TcAttachMethod } from './tc-attachment.js';
@@ -251,13 +250,6 @@ function resolveInput(input: Readonly<Record<string, unknown>>): { settings: Dns
   return { settings: resolveOptions(TC_DNS_REDIRECT_SETTINGS, settingsInput), attach: resolveAttachOptions(attachSpecs, input), ...(pin ? { pin } : {}) };
 }
 
-function resolveInterface(flag: string, iface: string): number {
-  try {
-    return interfaceIndex(iface);
-  } catch (error) {
-    throw new OptionError(flag, `${error instanceof Error ? error.message : String(error)} in this network namespace`);
-  }
-}
 
 /**
  * Build, load and attach both programs: eth's first, so that answers are
@@ -269,7 +261,7 @@ export async function attachDnsRedirect(options: DnsRedirectOptions): Promise<Dn
   const { settings, attach, pin } = resolveInput(options as unknown as Readonly<Record<string, unknown>>);
   const lo = attach.lo as string;
   const eth = attach.eth as string;
-  const interfaces: Interfaces = { lo, loIndex: resolveInterface('--lo', lo), eth, ethIndex: resolveInterface('--eth', eth) };
+  const interfaces: Interfaces = { lo, loIndex: requireInterface('--lo', lo), eth, ethIndex: requireInterface('--eth', eth) };
   const routeLocalnet = ensureRouteLocalnet(lo, attach.setRouteLocalnet as boolean);
   const method = attach.attach as TcAttachMethod;
   const pinDirectory = pin === undefined ? undefined : preparePinDirectory(pin);

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { AttachOptionSpec } from './attach-options.js';
 import type { PinnedRecordKind } from './attachment.js';
 import { Errno, ENOTSUPP } from './errno.js';
-import { BpfError } from './errors.js';
+import { BpfError, PermissionError } from './errors.js';
 import { programInfo, openProgramById } from './info.js';
 import { attachXdp, type Link } from './link.js';
 import { escapePinComponent, PinSet, unescapePinComponent } from './pins.js';
@@ -90,7 +90,9 @@ export function attachedProgramName(id: number): string | undefined {
     } finally {
       owned.close();
     }
-  } catch {
+  } catch (error) {
+    // Without privileges every program looks foreign; say so rather than "not ours".
+    if (error instanceof PermissionError) throw error;
     return undefined;
   }
 }

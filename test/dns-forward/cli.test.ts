@@ -135,12 +135,12 @@ describeWithBpf('bpfgen attach, detach and demo', () => {
     const full = join(bpffs, 'full');
     mkdirSync(join(full, 'something'), { recursive: true });
     const notEmpty = bpfgen(['attach', 'xdp-dns-forward', '--pin', full]);
-    expect(notEmpty.status).toBe(1);
-    expect(notEmpty.stderr).toBe(`bpfgen: attach: ${full}: is not empty (it holds something); give an empty or a new directory\n`);
+    expect(notEmpty.status).toBe(2);
+    expect(notEmpty.stderr).toBe(`bpfgen: ${full}: is not empty (it holds something); give an empty or a new directory\n`);
     const plain = join(tree.dir, 'not-bpffs');
     const notBpffs = bpfgen(['attach', 'xdp-dns-forward', '--pin', plain]);
-    expect(notBpffs.status).toBe(1);
-    expect(notBpffs.stderr).toMatch(new RegExp(`^bpfgen: attach: ${plain}: not on a bpf filesystem .*\\n$`));
+    expect(notBpffs.status).toBe(2);
+    expect(notBpffs.stderr).toMatch(new RegExp(`^bpfgen: ${plain}: not on a bpf filesystem .*\\n$`));
     expect(existsSync(plain)).toBe(false);
     expect(scenario.xdpOf('lo')).toBe('');
     rmSync(full, { recursive: true });
@@ -148,7 +148,7 @@ describeWithBpf('bpfgen attach, detach and demo', () => {
 
   it('says in one line what is wrong: a missing interface, a busy interface, no privileges, a bad flag', async () => {
     const missing = bpfgen(['attach', 'xdp-dns-forward', '--iface', 'nope0']);
-    expect([missing.status, missing.stderr]).toEqual([1, 'bpfgen: attach: looking up nope0 (RTM_GETLINK) failed with ENODEV: no network interface named nope0 in this network namespace\n']);
+    expect([missing.status, missing.stderr]).toEqual([2, 'bpfgen: --iface: no network interface named nope0 in this network namespace\n']);
 
     const holder = await foreground(['--iface', 'lo']);
     try {
