@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,12 @@ describe('bpfgen asm / dump / list', () => {
     const out = cli.run(['dump', 'xdp-dns-forward', '--listen-port', '5054', '--dns-ip', '192.0.2.1']).stdout;
     expect(out).toContain(`0x${(0xbe13).toString(16)}`); // htons(5054) as the CPU reads it: 0x13be -> 0xbe13
     expect(out).toContain('0x10200c0'); // 192.0.2.1 in network order read as a little-endian u32
+  });
+
+  it('stops quietly when the reader closes the pipe early', () => {
+    const out = spawnSync('sh', ['-c', `"${process.execPath}" "${join(cli.dir, 'dist', 'cli', 'main.js')}" dump xdp-dns-forward | head -1`], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stdout).toMatch(/^; xdp_dns_fwd: xdp program, \d+ instructions/);
+    expect(out.stderr).toBe('');
   });
 
   it('shows DSL call sites with --source', () => {
