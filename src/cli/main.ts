@@ -73,10 +73,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // A reader that stops early (`bpfgen dump ... | head`) closes the pipe: that ends the output, it is not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+// Commands that stream (capture) listen themselves, to finish the way Ctrl-C would.
+function onStdoutError(error: NodeJS.ErrnoException): void {
   if (error.code !== 'EPIPE') throw error;
+  if (process.stdout.listeners('error').some((listener) => listener !== onStdoutError)) return;
   process.exit(0);
-});
+}
+process.stdout.on('error', onStdoutError);
 
 main(process.argv.slice(2)).then(
   (code) => {
