@@ -16,6 +16,7 @@
  *
  * which `bpfgen detach --pin` reads (TC_NETLINK_RECORD).
  */
+import { runAllSteps } from './cleanup.js';
 import { join } from 'node:path';
 import type { PinnedRecordKind } from './attachment.js';
 import { interfaceIndex, type Link } from './link.js';
@@ -169,25 +170,12 @@ export class TcAttachment {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const errors: unknown[] = [];
-    const step = (action: () => void) => {
-      try {
-        action();
-      } catch (error) {
-        errors.push(error);
-      }
-    };
     const hook = this.#hook;
-    if (hook.kind === 'tcx') {
-      step(() => hook.link.detach());
-      step(() => hook.link.close());
-    } else {
-      step(() => hook.filter.detach());
-      step(() => removeClsactIfCreated(hook.clsact));
-    }
-    step(() => this.#pins?.unpin());
-    step(() => this.#program.close());
-    if (errors.length > 0) throw errors[0];
+    runAllSteps([
+      ...(hook.kind === 'tcx' ? [() => hook.link.detach(), () => hook.link.close()] : [() => hook.filter.detach(), () => removeClsactIfCreated(hook.clsact)]),
+      () => this.#pins?.unpin(),
+      () => this.#program.close(),
+    ]);
   }
 
   /** What is attached where, for the CLI. */

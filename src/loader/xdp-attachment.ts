@@ -13,6 +13,7 @@
  *
  * which `bpfgen detach --pin` reads (XDP_NETLINK_RECORD).
  */
+import { runAllSteps } from './cleanup.js';
 import { join } from 'node:path';
 import type { AttachOptionSpec } from './attach-options.js';
 import type { PinnedRecordKind } from './attachment.js';
@@ -254,24 +255,14 @@ export class XdpAttachment {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const errors: unknown[] = [];
-    const step = (action: () => void) => {
-      try {
-        action();
-      } catch (error) {
-        errors.push(error);
-      }
-    };
-    if (this.#link) {
-      const link = this.#link;
-      step(() => link.detach());
-      step(() => link.close());
-    } else {
-      step(() => detachXdpNetlink(this.ifindex, { mode: XDP_ATTACH_MODES[this.mode], expectedProgramId: this.#program.id }));
-    }
-    step(() => this.#pins?.unpin());
-    step(() => this.#program.close());
-    if (errors.length > 0) throw errors[0];
+    const link = this.#link;
+    runAllSteps([
+      ...(link
+        ? [() => link.detach(), () => link.close()]
+        : [() => detachXdpNetlink(this.ifindex, { mode: XDP_ATTACH_MODES[this.mode], expectedProgramId: this.#program.id })]),
+      () => this.#pins?.unpin(),
+      () => this.#program.close(),
+    ]);
   }
 
   /** What is attached where, for the CLI, as the kernel reports it now (netlink query). */
