@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { compileBpfgen } from '../test/global-setup.js';
 import { FEATURES_FILE, latestProbes, writeFeatures } from './features.js';
 import { prepareGuestKernel, type GuestKernel } from './kernels.js';
+import { lockCache } from './lock.js';
 import { installHostTools, KERNEL_SERIES } from './packages.js';
 import { COMPILED, REPO_ROOT } from './paths.js';
 import { runInGuest, runOnHost, type PointOutcome } from './point.js';
@@ -18,7 +19,7 @@ import type { GuestMachine } from './qemu.js';
 import { kernelTestFiles } from './select.js';
 import { report, totals } from './table.js';
 
-const HELP = `Usage: npm run test:vm -- [--kernel K ...] [--timeout MINUTES] [--sequential] [FILTER ...]
+const HELP = `Usage: npm run test:vm -- [--kernel K ...] [--timeout MINUTES] [--cpus N] [--sequential] [FILTER ...]
 
 Runs the kernel test files (those that use describeWithBpf) and
 \`bpfgen probe --json\` on each kernel of the matrix: Debian's newest 6.1 and
@@ -29,8 +30,8 @@ the line \`N passed, N failed\`; writes vm-tests/FEATURES.md from the probes.
 Options:
   --kernel K        run only kernel K: ${[...KERNEL_SERIES.map((series) => series.label), 'host'].join(', ')} (repeatable; default all)
   --timeout M       bound on each kernel's run, boot included, in minutes (default 25)
-  --sequential      boot the guests one after another with 2 vCPUs each, instead of
-                    side by side with 1 vCPU each
+  --cpus N          vCPUs of each guest (default 1)
+  --sequential      boot the guests one after another instead of side by side
   FILTER            run only the test files whose path contains FILTER (repeatable)
 
 Examples:
@@ -46,6 +47,7 @@ interface Options {
   readonly labels: readonly string[];
   readonly filters: readonly string[];
   readonly timeoutMs: number;
+  readonly cpus: number;
   readonly sequential: boolean;
 }
 
@@ -60,6 +62,7 @@ function parseOptions(argv: string[]): Options | undefined {
       options: {
         kernel: { type: 'string', multiple: true },
         timeout: { type: 'string' },
+        cpus: { type: 'string' },
         sequential: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -75,8 +78,11 @@ function parseOptions(argv: string[]): Options | undefined {
   }
   const minutes = Number(values.timeout ?? '25');
   if (!(minutes > 0)) throw new UsageError(`--timeout: '${values.timeout}' is not a positive number of minutes`);
+  const cpus = Number(values.cpus ?? '1');
+  if (!Number.isInteger(cpus) || cpus < 1) throw new UsageError(`--cpus: '${values.cpus}' is not a positive whole number`);
   return {
     labels: LABELS.filter((label) => labels.includes(label)),
+    cpus,
     filters: positionals,
     timeoutMs: minutes * 60_000,
     sequential: values.sequential === true,
@@ -106,7 +112,7 @@ async function runMatrix(options: Options, files: readonly string[]): Promise<Po
     say('host', `running ${files.length} test files on the host kernel`);
     outcomes.push(await runOnHost(files, options.timeoutMs));
   }
-  const machine: GuestMachine = { cpus: options.sequential ? 2 : 1, memoryMiB: GUEST_MEMORY_MIB };
+  const machine: GuestMachine = { cpus: options.cpus, memoryMiB: GUEST_MEMORY_MIB };
   const boot = (kernel: GuestKernel) => {
     say(kernel.label, `booting Linux ${kernel.release} (${machine.cpus} vCPU, TCG)`);
     return runInGuest(kernel, files, { timeoutMs: options.timeoutMs, testTimeoutMs: GUEST_TEST_TIMEOUT_MS, machine });
@@ -138,13 +144,17 @@ async function main(argv: string[]): Promise<number> {
   say('matrix', `${files.length} kernel test files on ${options.labels.join(', ')}`);
 
   let outcomes: PointOutcome[];
+  let unlock: (() => void) | undefined;
   try {
+    unlock = lockCache();
     outcomes = await runMatrix(options, files);
   } catch (error) {
     if (!(error instanceof StepError)) throw error;
     console.error(`test:vm: ${error.message}`);
     console.log('0 passed, 1 failed');
     return 1;
+  } finally {
+    unlock?.();
   }
 
   const probes = latestProbes(LABELS);

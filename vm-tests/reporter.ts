@@ -36,7 +36,14 @@ function summarise(module: TestModule): FileResult {
   return { file: module.relativeModuleId, passed, failed: failures.length, skipped, durationMs, failures };
 }
 
+function write(results: PointResults): void {
+  const path = process.env[RESULTS_FILE_ENV];
+  if (path) writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+}
+
 export default class MatrixReporter implements Reporter {
+  private readonly finished: FileResult[] = [];
+
   /** When a worker takes the file: its imports can take a minute under emulation, so this is the line to show. */
   onTestModuleQueued(module: TestModule): void {
     progress(`running ${module.relativeModuleId}`);
@@ -49,6 +56,9 @@ export default class MatrixReporter implements Reporter {
 
   onTestModuleEnd(module: TestModule): void {
     const result = summarise(module);
+    // Written after every file, so that a guest that crashes or runs out of time still reports the files it finished.
+    this.finished.push(result);
+    write({ files: this.finished, unhandledErrors: [] });
     const timing = module.diagnostic();
     const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     progress(
@@ -60,7 +70,6 @@ export default class MatrixReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>): void {
     const results: PointResults = { files: modules.map(summarise), unhandledErrors: unhandledErrors.map(firstLine) };
     for (const error of results.unhandledErrors) progress(`unhandled error: ${error}`);
-    const path = process.env[RESULTS_FILE_ENV];
-    if (path) writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+    write(results);
   }
 }
