@@ -59,6 +59,8 @@ export interface ConsoleOutcome {
   readonly cpuMs: number;
   /** The last lines of output, carriage returns removed. */
   readonly tail: readonly string[];
+  /** The first lines that showed the kernel in trouble (a panic, an oops, a BUG), if any. */
+  readonly trouble: readonly string[];
 }
 
 export interface ConsoleOptions {
@@ -72,6 +74,7 @@ export function runWithConsole(command: string, args: readonly string[], options
   const started = Date.now();
   const log = createWriteStream(options.logPath);
   const tail: string[] = [];
+  const trouble: string[] = [];
   let partial = '';
   let lastProgress = 'starting';
   let lastProgressAt = started;
@@ -86,6 +89,7 @@ export function runWithConsole(command: string, args: readonly string[], options
       lastProgressAt = lastShownAt = Date.now();
       say(label, lastProgress);
     } else if (KERNEL_TROUBLE.test(line)) {
+      if (trouble.length < 5) trouble.push(line.trim());
       say(label, `console: ${line}`);
     }
   };
@@ -131,7 +135,7 @@ export function runWithConsole(command: string, args: readonly string[], options
       finish();
       endGroup(child);
       if (partial) take(partial);
-      log.end(() => resolve({ exitCode, signal, timedOut, elapsedMs: Date.now() - started, cpuMs, tail }));
+      log.end(() => resolve({ exitCode, signal, timedOut, elapsedMs: Date.now() - started, cpuMs, tail, trouble }));
     });
   });
 }

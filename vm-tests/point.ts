@@ -88,6 +88,7 @@ function outcome(label: string, kernelRelease: string, dir: string, run: Console
   else if (exitCode !== 0 && results.files.every((file) => file.failed === 0) && results.unhandledErrors.length === 0) {
     problems.push(`vitest exited with ${exitCode} although no test failed`);
   }
+  if (run.trouble.length > 0) problems.push(`the kernel said: ${run.trouble.join(' | ')}`);
   if (!readJson(join(dir, PROBE_FILE)) && !run.timedOut && exitCode !== undefined) {
     const stderr = existsSync(join(dir, PROBE_ERRORS_FILE)) ? readFileSync(join(dir, PROBE_ERRORS_FILE), 'utf8').trim() : '';
     problems.push(`bpfgen probe --json gave no report${stderr ? `: ${stderr.split('\n')[0]}` : ''}`);
