@@ -20,7 +20,7 @@ export function qemuArgs(kernel: GuestKernel, resultsDir: string, machine: Guest
     'panic=-1',
     `vmtests.results=${resultsDir}`,
     `vmtests.repo=${REPO_ROOT}`,
-    `vmtests.modules=${kernel.tree}`,
+    `vmtests.package=${kernel.tree}`,
   ].join(' ');
   return [
     // KVM is not usable on these machines (a nested software module whose guests die on emulation failures): TCG it is.
