@@ -18,7 +18,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithBpf } from '../loader/support.js';
 import { ipv4UdpFrame, udpChecksum, udpDatagram } from '../support/packets.js';
 import { compileTree, type CompiledTree } from './compiled.js';
-import type { Datagram } from './netns-worker.js';
+import type { Datagram } from './worker-protocol.js';
 import { DNS_IP, startScenario, VETH, type Scenario } from './scenario.js';
 
 const CLIENT = { address: '100.64.0.7', port: 40001 };

@@ -1,53 +1,30 @@
 /**
- * The CLI and the netns worker compiled to JavaScript in a temporary
- * directory, for processes started inside a network namespace (which must
- * be plain node). Types are checked by the typecheck, not here (--noCheck),
- * so that this compiles while other work in the tree is half done.
+ * The CLI and the netns worker for processes started inside a network
+ * namespace (which must be plain node): the test run's one compilation of
+ * bpfgen (test/support/compiled.ts) and netns-worker.mjs, which imports it.
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compiledPackage } from '../support/compiled.js';
 import type { Netns, NetnsProcess } from '../support/netns.js';
-import type { WorkerRequest } from './netns-worker.js';
-
-const repoRoot = join(import.meta.dirname, '..', '..');
+import type { WorkerRequest } from './worker-protocol.js';
 
 export interface CompiledTree {
+  /** A private directory of the test's, which holds the compiled package. */
   readonly dir: string;
   /** The CLI's main.js. */
   readonly cli: string;
-  readonly worker: string;
+  /** The worker and its argument, the compiled package's dist/. */
+  readonly worker: readonly [string, string];
   dispose(): void;
 }
 
 export function compileTree(): CompiledTree {
-  const dir = mkdtempSync(join(tmpdir(), `bpfgen-dnsfwd-${process.pid}-`));
-  try {
-    execFileSync(
-      join(repoRoot, 'node_modules', '.bin', 'tsc'),
-      [
-        ...['--noCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node'],
-        ...['--rootDir', repoRoot, '--outDir', dir],
-        join(repoRoot, 'src', 'cli', 'main.ts'),
-        join(repoRoot, 'test', 'dns-forward', 'netns-worker.ts'),
-      ],
-      { timeout: 120_000 },
-    );
-    copyFileSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
-    // native.ts finds the addon two levels above its own file (dir/src/loader → dir/build).
-    symlinkSync(join(repoRoot, 'build'), join(dir, 'build'));
-    symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
-    chmodSync(dir, 0o755);
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+  const pkg = compiledPackage();
   return {
-    dir,
-    cli: join(dir, 'src', 'cli', 'main.js'),
-    worker: join(dir, 'test', 'dns-forward', 'netns-worker.js'),
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
+    dir: pkg.dir,
+    cli: join(pkg.dir, 'dist', 'cli', 'main.js'),
+    worker: [join(import.meta.dirname, 'netns-worker.mjs'), join(pkg.dir, 'dist')],
+    dispose: pkg.dispose,
   };
 }
 
@@ -71,7 +48,7 @@ export class WorkerError extends Error {
 
 const REQUEST_TIMEOUT_MS = 60_000;
 
-/** The test side of netns-worker.ts. */
+/** The test side of netns-worker.mjs. */
 export class NetnsWorker {
   #next = 1;
   readonly #pending = new Map<number, (reply: Reply) => void>();
@@ -81,7 +58,7 @@ export class NetnsWorker {
   }
 
   static async start(netns: Netns, tree: CompiledTree): Promise<NetnsWorker> {
-    const started = netns.start(process.execPath, [tree.worker], { ipc: true });
+    const started = netns.start(process.execPath, [...tree.worker], { ipc: true });
     const worker = new NetnsWorker(started);
     await worker.#await(0, 'worker start');
     return worker;

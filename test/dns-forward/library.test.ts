@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithBpf } from '../loader/support.js';
 import { netnsNames } from '../support/netns.js';
 import { compileTree, WorkerError, type CompiledTree } from './compiled.js';
-import type { AttachReply } from './netns-worker.js';
+import type { AttachReply } from './worker-protocol.js';
 import { ANSWERS, DNS_IP, NAME, startScenario, type Scenario } from './scenario.js';
 
 function median(values: readonly number[]): number {

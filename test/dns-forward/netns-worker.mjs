@@ -1,44 +1,25 @@
-/**
- * A helper process for the dns-forward tests, run inside a test's network
- * namespace (`ip netns exec NS node netns-worker.js`, compiled by
- * compiled.ts) and driven over Node's IPC channel: XDP attachments belong to
- * the namespace of the process that makes them, and so do sockets.
- *
- * Each message { id, op, ...arguments } gets one reply { id, ok, value } or
- * { id, ok: false, error: { name, message } }.
- */
-import { createSocket, type Socket } from 'node:dgram';
-import { DnsResponder } from '../../src/cli/dns-responder.js';
-import { attachDnsForward, type DnsForward, type DnsForwardOptions, type DnsForwardSettings } from '../../src/loader/dns-forward.js';
-import { interfaceIndex } from '../../src/loader/link.js';
-import { native } from '../../src/loader/native.js';
-import { loadProgram, type Program } from '../../src/loader/program.js';
-import { attachXdpNetlink, detachXdpNetlink, queryXdp } from '../../src/loader/xdp-netlink.js';
-import { ProgramBuilder } from '../../src/asm/dsl/index.js';
+// A helper process for the dns-forward tests, run inside a test's network
+// namespace and driven over Node's IPC channel, because XDP attachments
+// belong to the namespace of the process that makes them, and so do
+// sockets. Usage: node netns-worker.mjs DIST_DIR (bpfgen compiled once per
+// test run, test/support/compiled.ts). Plain JavaScript, so that no test
+// compiles anything of its own (tsc takes minutes in the kernel matrix).
+//
+// Each message { id, op, ...arguments } (worker-protocol.ts) gets one reply
+// { id, ok, value } or { id, ok: false, error: { name, message } }.
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-export type WorkerRequest =
-  | { op: 'responder'; address: string; port: number; answers: Record<string, string> }
-  | { op: 'sink'; address: string; port: number }
-  | { op: 'received'; address: string; port: number }
-  | { op: 'attach'; options: DnsForwardOptions }
-  | { op: 'update'; changes: Partial<DnsForwardSettings> }
-  | { op: 'swaps'; count: number; intervalMs: number }
-  | { op: 'close' }
-  | { op: 'release' }
-  | { op: 'attachTimes'; options: DnsForwardOptions; rounds: number }
-  | { op: 'sendFrames'; iface: string; frames: string[] }
-  | { op: 'attachForeign'; iface: string }
-  | { op: 'detachForeign' };
-
-export interface Datagram {
-  readonly payload: string;
-  readonly from: { readonly address: string; readonly port: number };
-}
-
-export interface AttachReply {
-  readonly info: DnsForward['info'];
-  readonly lines: readonly string[];
-}
+const dist = process.argv[2];
+const load = (path) => import(pathToFileURL(join(dist, path)).href);
+const { DnsResponder } = await load('cli/dns-responder.js');
+const { attachDnsForward } = await load('loader/dns-forward.js');
+const { interfaceIndex } = await load('loader/link.js');
+const { native } = await load('loader/native.js');
+const { loadProgram } = await load('loader/program.js');
+const { attachXdpNetlink, detachXdpNetlink, queryXdp } = await load('loader/xdp-netlink.js');
+const { ProgramBuilder } = await load('asm/dsl/index.js');
 
 // linux/if_ether.h, linux/socket.h, linux/if_packet.h.
 const AF_PACKET = 17;
@@ -46,17 +27,17 @@ const SOCK_RAW = 3;
 const ETH_P_IP = 0x0800;
 const SOCKADDR_LL_SIZE = 20;
 
-const responders: DnsResponder[] = [];
-const sinks = new Map<string, { socket: Socket; received: Datagram[] }>();
-let forward: DnsForward | undefined;
-let foreign: { program: Program; ifindex: number } | undefined;
+const responders = [];
+const sinks = new Map();
+let forward;
+let foreign;
 
 /** A plain UDP socket that records what the kernel delivers to it (only datagrams whose checksum verified). */
-async function openSink(address: string, port: number): Promise<void> {
+async function openSink(address, port) {
   const socket = createSocket('udp4');
-  const received: Datagram[] = [];
+  const received = [];
   socket.on('message', (payload, peer) => received.push({ payload: payload.toString('hex'), from: { address: peer.address, port: peer.port } }));
-  await new Promise<void>((resolve, reject) => {
+  await new Promise((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(port, address, () => resolve());
   });
@@ -64,7 +45,7 @@ async function openSink(address: string, port: number): Promise<void> {
 }
 
 /** Send whole Ethernet frames out of `iface` through an AF_PACKET socket: the stack sees them arrive with no checksum status. */
-function sendFrames(iface: string, frames: readonly string[]): number {
+function sendFrames(iface, frames) {
   const shim = native();
   const fd = shim.socket(AF_PACKET, SOCK_RAW, 0);
   try {
@@ -81,7 +62,7 @@ function sendFrames(iface: string, frames: readonly string[]): number {
 }
 
 /** An XDP program bpfgen does not know, attached through netlink: what `bpfgen detach --iface` must leave alone. */
-function attachForeign(iface: string): number {
+function attachForeign(iface) {
   const b = new ProgramBuilder({ name: 'not_bpfgen', type: 'xdp', license: 'GPL' });
   b.ret(2);
   const program = loadProgram(b.assemble());
@@ -92,7 +73,7 @@ function attachForeign(iface: string): number {
 }
 
 /** Detach the foreign program if it is still attached (a test may have replaced it), and close it. */
-function detachForeign(): void {
+function detachForeign() {
   if (!foreign) return;
   const { program, ifindex } = foreign;
   foreign = undefined;
@@ -103,18 +84,18 @@ function detachForeign(): void {
   }
 }
 
-async function swaps(count: number, intervalMs: number): Promise<number[]> {
-  const ids: number[] = [];
+async function swaps(count, intervalMs) {
+  const ids = [];
   for (let i = 0; i < count; i++) {
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    await forward!.update({});
-    ids.push(forward!.info.programId);
+    await forward.update({});
+    ids.push(forward.info.programId);
   }
   return ids;
 }
 
-async function attachTimes(options: DnsForwardOptions, rounds: number): Promise<number[]> {
-  const times: number[] = [];
+async function attachTimes(options, rounds) {
+  const times = [];
   for (let i = 0; i < rounds; i++) {
     const start = performance.now();
     const attached = await attachDnsForward(options);
@@ -124,7 +105,7 @@ async function attachTimes(options: DnsForwardOptions, rounds: number): Promise<
   return times;
 }
 
-async function handle(request: WorkerRequest): Promise<unknown> {
+async function handle(request) {
   switch (request.op) {
     case 'responder':
       responders.push(await DnsResponder.start(request));
@@ -134,13 +115,12 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return null;
     case 'received':
       return sinks.get(`${request.address}:${request.port}`)?.received ?? [];
-    case 'attach': {
+    case 'attach':
       forward = await attachDnsForward(request.options);
-      return { info: forward.info, lines: forward.describe() } satisfies AttachReply;
-    }
+      return { info: forward.info, lines: forward.describe() };
     case 'update':
-      await forward!.update(request.changes);
-      return forward!.info;
+      await forward.update(request.changes);
+      return forward.info;
     case 'swaps':
       return swaps(request.count, request.intervalMs);
     case 'close':
@@ -160,10 +140,12 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     case 'detachForeign':
       detachForeign();
       return null;
+    default:
+      throw new Error(`netns-worker: unknown op '${request.op}'`);
   }
 }
 
-async function shutdown(): Promise<void> {
+async function shutdown() {
   await forward?.close().catch(() => undefined);
   detachForeign();
   for (const responder of responders) await responder.close();
@@ -171,12 +153,12 @@ async function shutdown(): Promise<void> {
   process.disconnect?.();
 }
 
-process.on('message', (message: { id: number } & WorkerRequest) => {
+process.on('message', (message) => {
   handle(message).then(
-    (value) => process.send!({ id: message.id, ok: true, value: value ?? null }),
-    (error: unknown) => process.send!({ id: message.id, ok: false, error: { name: (error as Error).name, message: (error as Error).message ?? String(error) } }),
+    (value) => process.send({ id: message.id, ok: true, value: value ?? null }),
+    (error) => process.send({ id: message.id, ok: false, error: { name: error?.name ?? 'Error', message: error?.message ?? String(error) } }),
   );
 });
 process.on('SIGTERM', () => void shutdown());
 process.on('disconnect', () => void shutdown());
-process.send!({ id: 0, ok: true, value: 'ready' });
+process.send({ id: 0, ok: true, value: 'ready' });
