@@ -41,10 +41,11 @@ function shellQuote(text: string): string {
 }
 
 /** What runs at every point, as root in the repository: the environment check, the probe, then vitest with the matrix reporter. */
-function commandScript(dir: string, files: readonly string[], testTimeoutMs: number | undefined): string {
+/** `emulated`: for a guest under TCG, with vitest's own time limits raised to `testTimeoutMs`. */
+function commandScript(dir: string, files: readonly string[], emulated: { testTimeoutMs: number } | undefined): string {
   const probe = shellQuote(join(dir, PROBE_FILE));
   const probeErrors = shellQuote(join(dir, PROBE_ERRORS_FILE));
-  const timeouts = testTimeoutMs ? [`--testTimeout=${testTimeoutMs}`, `--hookTimeout=${testTimeoutMs}`] : [];
+  const timeouts = emulated ? [`--testTimeout=${emulated.testTimeoutMs}`, `--hookTimeout=${emulated.testTimeoutMs}`] : [];
   // The default reporter's failure details go to the console log; the matrix reporter's lines are the progress shown.
   const reporters = ['--reporter=default', `--reporter=${join(VM_TESTS, 'reporter.ts')}`];
   const vitest = ['node', 'node_modules/vitest/vitest.mjs', 'run', ...reporters, ...timeouts, ...files];
@@ -54,6 +55,8 @@ function commandScript(dir: string, files: readonly string[], testTimeoutMs: num
     `export ${RESULTS_FILE_ENV}=${shellQuote(join(dir, RESULTS_FILE))}`,
     // The tests' global setup takes this compile instead of running tsc, minutes under emulation.
     `export BPFGEN_COMPILED_ROOT=${shellQuote(COMPILED)}`,
+    // Sweeps and streams take fewer inputs in a guest (test/support/emulation.ts).
+    ...(emulated ? ['export BPFGEN_EMULATED=1'] : []),
     `sh ${shellQuote(join(VM_TESTS, 'check-environment.sh'))}`,
     `echo '${PROGRESS_MARK}probing features: bpfgen probe --json'`,
     `node ${shellQuote(join(COMPILED, 'dist', 'cli', 'main.js'))} probe --json >${probe} 2>${probeErrors} || echo "${PROGRESS_MARK}bpfgen probe failed: $(head -c 300 ${probeErrors})"`,
@@ -62,11 +65,11 @@ function commandScript(dir: string, files: readonly string[], testTimeoutMs: num
   ].join('\n');
 }
 
-function freshResultsDir(label: string, files: readonly string[], testTimeoutMs: number | undefined): string {
+function freshResultsDir(label: string, files: readonly string[], emulated: { testTimeoutMs: number } | undefined): string {
   const dir = resultsDir(label);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'command.sh'), commandScript(dir, files, testTimeoutMs));
+  writeFileSync(join(dir, 'command.sh'), commandScript(dir, files, emulated));
   return dir;
 }
 
@@ -115,7 +118,7 @@ export async function runInGuest(
   files: readonly string[],
   options: { timeoutMs: number; testTimeoutMs: number; machine: GuestMachine },
 ): Promise<PointOutcome> {
-  const dir = freshResultsDir(kernel.label, files, options.testTimeoutMs);
+  const dir = freshResultsDir(kernel.label, files, { testTimeoutMs: options.testTimeoutMs });
   const run = await runWithConsole('qemu-system-x86_64', qemuArgs(kernel, dir, options.machine), {
     label: kernel.label,
     timeoutMs: options.timeoutMs,

@@ -27,11 +27,13 @@ export interface LoadOptions {
    * log of a successful load in `verifierLog`.
    */
   readonly logLevel?: 0 | 1 | 2;
-  /** Initial log buffer size in bytes; it grows while the kernel reports ENOSPC. */
+  /** Initial log buffer size in bytes (at least 128); it grows while the kernel reports ENOSPC. */
   readonly logSize?: number;
 }
 
 const DEFAULT_LOG_SIZE = 64 * 1024;
+/** Smallest log buffer kernels before Linux 6.4 accept (they refuse a smaller one with EINVAL). */
+const MIN_LOG_SIZE = 128;
 /** Largest log buffer the kernel accepts before Linux 6.4 (16 MiB - 1); later kernels keep the log's tail within it. */
 const MAX_LOG_SIZE = (1 << 24) - 1;
 /** The verifier returns EAGAIN when a signal interrupts it; loading again is the documented answer. */
@@ -286,7 +288,8 @@ function loadWithLog(
   onVerifierLog: (errno: number, log: string) => Error,
 ): { owned: OwnedFd; log: string } {
   let logLevel: number = options.logLevel ?? 0;
-  let logSize = logLevel > 0 ? (options.logSize ?? DEFAULT_LOG_SIZE) : 0;
+  const requestedLogSize = Math.min(MAX_LOG_SIZE, Math.max(MIN_LOG_SIZE, options.logSize ?? DEFAULT_LOG_SIZE));
+  let logSize = logLevel > 0 ? requestedLogSize : 0;
   let interrupted = 0;
   for (;;) {
     const log = new Uint8Array(logSize);
@@ -315,7 +318,7 @@ function loadWithLog(
       }
       if ((error.code === 'EACCES' || error.code === 'EINVAL') && logSize === 0) {
         logLevel = 1;
-        logSize = options.logSize ?? DEFAULT_LOG_SIZE;
+        logSize = requestedLogSize;
         continue;
       }
       if (text.length > 0) throw onVerifierLog(error.errno, text);

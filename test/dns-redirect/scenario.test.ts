@@ -31,6 +31,7 @@ import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compiledCli, type CompiledCli } from '../cli/compiled-cli.js';
 import { describeWithBpf, privateBpffs } from '../loader/support.js';
+import { kernelAtLeast } from '../support/kernel.js';
 import { Netns, type NetnsProcess } from '../support/netns.js';
 import { ipv4UdpFrame, onesComplementSum, parseFrame, udpDatagram } from '../support/packets.js';
 
@@ -45,6 +46,9 @@ const UPSTREAM_IP = '198.51.100.53';
 const SECOND_UPSTREAM_IP = '198.51.100.54';
 const NAME = 'probe.test';
 const ANSWER = { local: '192.0.2.99', upstream: '203.0.113.53', secondUpstream: '203.0.113.54' } as const;
+/** tcx links came with Linux 6.6; older kernels have only clsact and netlink filters. */
+const HAS_TCX = kernelAtLeast(6, 6);
+const TCX_REFUSAL = /^tcx links \(tc ingress and egress without qdiscs\): needs Linux 6\.6 or newer; this kernel is \S+$/;
 /** tp_status bit of PACKET_AUXDATA: the skb's checksum is still to be computed (CHECKSUM_PARTIAL). */
 const TP_STATUS_CSUMNOTREADY = 1 << 3;
 
@@ -205,7 +209,18 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
     expect(dig()).toBe(ANSWER.local);
   });
 
-  describe.each(['tcx', 'netlink'] as const)('attached through %s', (method) => {
+  if (!HAS_TCX) {
+    it('through tcx, refuses with a FeatureError naming tcx and Linux 6.6, and leaves nothing behind', async () => {
+      const driver = Driver.start(ctr, join(cli.dir, 'dist'), options('tcx'));
+      const refused = await driver.expect('error');
+      expect(refused.message).toMatch(TCX_REFUSAL);
+      await driver.process.waitForExit(10_000);
+      expect(snapshot()).toBe(before);
+      expect(dig()).toBe(ANSWER.local);
+    });
+  }
+
+  describe.each(HAS_TCX ? (['tcx', 'netlink'] as const) : (['netlink'] as const))('attached through %s', (method) => {
     let driver: Driver;
     let attached: DriverMessage;
     let linkIds: number[] = [];
@@ -375,10 +390,10 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
       expect(snapshot()).toBe(before);
     });
 
-    it('in the foreground: redirects until SIGTERM, then detaches and exits 143', async () => {
-      const attach = ctr.start(process.execPath, [join(cli.dir, 'dist', 'cli', 'main.js'), ...attachArgs, '--attach', 'tcx']);
+    it(`in the foreground: redirects until SIGTERM, then detaches and exits 143 (auto picks ${HAS_TCX ? 'tcx' : 'netlink, as the kernel has no tcx'})`, async () => {
+      const attach = ctr.start(process.execPath, [join(cli.dir, 'dist', 'cli', 'main.js'), ...attachArgs]);
       await attach.waitForOutput(/^running /m, 20_000);
-      expect(attach.stdout).toMatch(/attached {2}dns_redir_lo .* to lo \(ifindex 1\) ingress through tcx/);
+      expect(attach.stdout).toMatch(new RegExp(`attached {2}dns_redir_lo .* to lo \\(ifindex 1\\) ingress through ${HAS_TCX ? 'tcx' : 'netlink'}`));
       expect(dig()).toBe(ANSWER.upstream);
       await attach.stop('SIGTERM');
       expect(attach.exit).toEqual({ code: 143, signal: null });
@@ -386,7 +401,17 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
       expect(snapshot()).toBe(before);
     });
 
-    it.each(['tcx', 'netlink'])('with --attach %s --pin DIR: stays attached after exiting, and detach --pin DIR undoes it', (method) => {
+    if (!HAS_TCX) {
+      it('with --attach tcx: one line naming tcx and Linux 6.6, exit code 1, nothing attached', () => {
+        const refused = bpfgen(...attachArgs, '--attach', 'tcx', '--pin', join(bpffs.dir, 'no-tcx'));
+        expect(refused.status).toBe(1);
+        expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^bpfgen: attach: tcx links .*needs Linux 6\.6 or newer/)]);
+        expect(readdirSync(bpffs.dir)).not.toContain('no-tcx');
+        expect(snapshot()).toBe(before);
+      });
+    }
+
+    it.each(HAS_TCX ? ['tcx', 'netlink'] : ['netlink'])('with --attach %s --pin DIR: stays attached after exiting, and detach --pin DIR undoes it', (method) => {
       const dir = join(bpffs.dir, `redirect-${method}`);
       const attached = bpfgen(...attachArgs, '--attach', method, '--pin', dir);
       expect(attached.status, attached.stderr).toBe(0);

@@ -11,6 +11,8 @@ import { compiledPackage } from '../support/compiled.js';
 import { encode, type Instruction } from '../../src/asm/instruction.js';
 import type { AssembledProgram, MapDefinition, ProgramType, Relocation, SourceLocation } from '../../src/asm/program.js';
 import { nativeUnavailableReason } from '../../src/loader/native.js';
+import { loadProgram } from '../../src/loader/program.js';
+import { VerifierError } from '../../src/loader/errors.js';
 
 function bpfUnavailableReason(): string | undefined {
   if (process.platform !== 'linux') return `bpf() needs Linux, this is ${process.platform}`;
@@ -52,6 +54,36 @@ export function assembled(name: string, insns: Instruction[], parts: ProgramPart
     maps: parts.maps ?? [],
     sourceMap: parts.sourceMap ?? insns.map(() => undefined),
   };
+}
+
+/**
+ * Whether the kernel runs gotol (JMP32 JA, its offset in imm) as RFC 9669
+ * says, told apart from the `ja +offset` that kernels before it make of the
+ * same opcode. Linux 6.6 added it, and Debian's 6.1 kernels have it too
+ * (a stable backport), so the release cannot tell. The words are written
+ * out by hand: r0 = 0; if r0 != 0 goto +1; gotol +1; exit; r0 = 2; exit.
+ */
+export function kernelRunsGotol(): boolean {
+  const insns: Instruction[] = [
+    { code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 },
+    { code: 0x55, dst: 0, src: 0, off: 1, imm: 0 },
+    { code: 0x06, dst: 0, src: 0, off: 0, imm: 1 },
+    { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+    { code: 0xb7, dst: 0, src: 0, off: 0, imm: 2 },
+    { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
+  let program;
+  try {
+    program = loadProgram(assembled('gotol', insns));
+  } catch (error) {
+    if (error instanceof VerifierError) return false;
+    throw error;
+  }
+  try {
+    return program.testRun(udpFrame()).retval === 2;
+  } finally {
+    program.close();
+  }
 }
 
 /** A minimal Ethernet + IPv4 + UDP frame, 60 bytes: what XDP and tc test runs accept. */
