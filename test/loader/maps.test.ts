@@ -84,7 +84,8 @@ describeWithBpf('maps', () => {
         expect(map.get(5)).toEqual(values);
         // bpftool prints each CPU's value_size bytes; ours pads each to 8 in the syscall buffer.
         expect(kernelView(map.info().id).get(u32Hex(5))).toEqual(values.map((v) => Array.from(codecs.u32.encode(v))));
-        expect(() => map.set(5, [1])).toThrow(cpus.length === 1 ? /./ : `expected ${cpus.length} values (one per possible CPU), got 1`);
+        const tooMany = [...values, 0];
+        expect(() => map.set(5, tooMany)).toThrow(`expected ${cpus.length} values (one per possible CPU), got ${tooMany.length}`);
         expect([...map.keys()]).toContain(5);
         if (type !== 'percpu_array') {
           expect(map.delete(5)).toBe(true);

@@ -460,7 +460,8 @@ describeWithBpf('xdp-dns-forward in the kernel', () => {
       }
       expect(failures).toEqual([]);
       console.log(`random packets: ${counts.query} queries and ${counts.reply} replies rewritten, ${counts.untouched} untouched`);
-      for (const count of Object.values(counts)) expect(count).toBeGreaterThan(300);
+      // Each kind is at least a tenth of the packets (about 25%, 17% and 58% with this seed).
+      for (const count of Object.values(counts)) expect(count).toBeGreaterThan(RANDOM_PACKETS / 10);
     });
   });
 });
