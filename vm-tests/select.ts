@@ -25,6 +25,7 @@ const HOST_ONLY: Readonly<Record<string, string>> = {
   'test/hardening/leaks.test.ts': '300 load/attach/detach cycles counting descriptors',
   'test/hardening/config-sweep.test.ts': '1,000 random configurations of every program',
   'test/hardening/packet-fuzz.test.ts': '5,000 random frames per program',
+  'test/cli/probe.test.ts': 'the output of bpfgen probe, each run probing the whole kernel; probes.test.ts checks the probes themselves',
   'test/cli/test-run.test.ts': 'the output of bpfgen test-run, a CLI run per case',
   'test/cli/dump-xlated.test.ts': 'the output of bpfgen dump --xlated, a CLI run per case',
   'test/dns-forward/cli.test.ts': 'bpfgen attach/detach/demo as processes; library.test.ts covers the same attachments in the kernel',
