@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import type { FeatureReport, FeatureStatus } from '../src/loader/probes/index.js';
 import { VM_TESTS } from './paths.js';
 import { PROBE_FILE, resultsDir } from './point.js';
+import { markdownTable } from './table.js';
 
 export const FEATURES_FILE = join(VM_TESTS, 'FEATURES.md');
 
-interface KernelProbe {
+export interface KernelProbe {
   readonly label: string;
   readonly report: FeatureReport;
 }
@@ -50,13 +51,26 @@ function section(title: string, probes: readonly KernelProbe[], pick: (report: F
   ];
 }
 
+const everyFeature = (report: FeatureReport): FeatureStatus[] => [...report.links, ...report.isa, ...report.programTypes, ...report.mapTypes];
+
+/** The features some kernel lacks, each with every kernel's answer. */
+function lacking(probes: readonly KernelProbe[]): { status: FeatureStatus; answers: { label: string; status: FeatureStatus | undefined }[] }[] {
+  return everyFeature(probes[0]!.report)
+    .map((status) => ({ status, answers: probes.map((probe) => ({ label: probe.label, status: everyFeature(probe.report).find((s) => s.name === status.name) })) }))
+    .filter(({ answers }) => !answers.every((answer) => answer.status?.supported));
+}
+
+/** A markdown table of the features some kernel lacks: yes or no per kernel (the README's summary). */
+export function featureSummary(probes: readonly KernelProbe[]): string[] {
+  const rows = lacking(probes).map(({ status, answers }) => [status.description, status.since, ...answers.map((answer) => (answer.status?.supported ? 'yes' : 'no'))]);
+  if (rows.length === 0) return ['Every kernel has every feature probed.'];
+  return markdownTable([['feature', 'since', ...probes.map((probe) => probe.label)], ...rows]);
+}
+
 /** Features some kernels lack, each with the kernels' own reasons: the short version of the tables. */
 function differences(probes: readonly KernelProbe[]): string[] {
-  const all = (report: FeatureReport) => [...report.programTypes, ...report.mapTypes, ...report.isa, ...report.links];
   const lines: string[] = [];
-  for (const status of all(probes[0]!.report)) {
-    const answers = probes.map((probe) => ({ label: probe.label, status: all(probe.report).find((s) => s.name === status.name) }));
-    if (answers.every((answer) => answer.status?.supported)) continue;
+  for (const { status, answers } of lacking(probes)) {
     const missing = answers.filter((answer) => !answer.status?.supported);
     lines.push(`- ${status.description} (Linux ${status.since}): not on ${missing.map((m) => `${m.label} (${m.status?.reason ?? 'not probed'})`).join('; ')}`);
   }
@@ -92,7 +106,7 @@ export function writeFeatures(probes: readonly KernelProbe[]): void {
     '',
     ...probes.map((probe) => `- ${probe.label}: Linux ${probe.report.kernelRelease}`),
     '',
-    '## Where the kernels differ',
+    '## What some kernel lacks',
     '',
     ...differences(probes),
     '',

@@ -16,6 +16,7 @@ import { runInGuest, runOnHost, type PointOutcome } from './point.js';
 import { StepError } from './process.js';
 import { say } from './progress.js';
 import type { GuestMachine } from './qemu.js';
+import { updateReadme, README } from './readme.js';
 import { matrixTestFiles } from './select.js';
 import { report, totals } from './table.js';
 
@@ -170,7 +171,13 @@ async function main(argv: string[]): Promise<number> {
     writeFeatures(probes);
     say('matrix', `features of ${probes.map((probe) => probe.label).join(', ')} (from their probes) written to ${FEATURES_FILE}`);
   }
-  for (const line of report(outcomes, files, Date.now() - started)) console.log(line);
+  const wallMs = Date.now() - started;
+  // Only a run of every kernel and the whole default file set stands for the matrix in the README.
+  if (options.labels.length === LABELS.length && options.filters.length === 0 && !options.all && probes.length === LABELS.length) {
+    updateReadme(outcomes, files, probes, wallMs);
+    say('matrix', `the table and the features some kernel lacks written to ${README}`);
+  }
+  for (const line of report(outcomes, files, wallMs)) console.log(line);
   return totals(outcomes, files).failed === 0 ? 0 : 1;
 }
 

@@ -30,6 +30,7 @@ const HOST_ONLY: Readonly<Record<string, string>> = {
   'test/cli/dump-xlated.test.ts': 'the output of bpfgen dump --xlated, a CLI run per case',
   'test/dns-forward/cli.test.ts': 'bpfgen attach/detach/demo as processes; library.test.ts covers the same attachments in the kernel',
   'test/dns-capture/capture-cli.test.ts': 'bpfgen capture as a process; packet-socket.test.ts covers captureDns on live DNS traffic in the kernel',
+  'test/dns-redirect/scenario-cli.test.ts': 'bpfgen attach/detach tc-dns-redirect as processes; scenario.test.ts covers the same attachments through the library, and the foreground command',
   'test/dns-forward/checksums.test.ts': "the receiving stack's checksum checks over every rewrite direction and mode",
   'test/bench-references.test.ts': "the benchmark's clang-built C references",
   'test/support/packets.test.ts': "the tests' own packet builder",

@@ -18,7 +18,7 @@ function cell(outcome: PointOutcome, file: string): string {
 }
 
 /** A markdown table, padded so that it also reads as plain text. */
-function markdownTable(rows: readonly (readonly string[])[]): string[] {
+export function markdownTable(rows: readonly (readonly string[])[]): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: readonly string[]) => `| ${row.map((text, column) => text.padEnd(widths[column]!)).join(' | ')} |`;
   return [line(rows[0]!), line(widths.map((width) => '-'.repeat(width))), ...rows.slice(1).map(line)];
@@ -47,12 +47,17 @@ export function totals(outcomes: readonly PointOutcome[], files: readonly string
   return { passed, failed, skipped };
 }
 
-/** The lines of the report, ending with the totals line `N passed, N failed`. */
-export function report(outcomes: readonly PointOutcome[], files: readonly string[], wallMs: number): string[] {
+/** The table of test file × kernel, its last row each kernel's time, as markdown lines. */
+export function resultsTable(outcomes: readonly PointOutcome[], files: readonly string[]): string[] {
   const header = ['test file', ...outcomes.map((outcome) => `${outcome.label} (${outcome.release})`)];
   const rows = files.map((file) => [file, ...outcomes.map((outcome) => cell(outcome, file))]);
   const times = ['time (CPU time)', ...outcomes.map((outcome) => `${duration(outcome.elapsedMs)} (${duration(outcome.cpuMs)})`)];
-  const lines = ['', ...markdownTable([header, ...rows, times]), ''];
+  return markdownTable([header, ...rows, times]);
+}
+
+/** The lines of the report, ending with the totals line `N passed, N failed`. */
+export function report(outcomes: readonly PointOutcome[], files: readonly string[], wallMs: number): string[] {
+  const lines = ['', ...resultsTable(outcomes, files), ''];
 
   for (const outcome of outcomes) {
     for (const result of outcome.results?.files ?? []) {

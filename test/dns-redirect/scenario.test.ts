@@ -1,12 +1,7 @@
 /**
- * tc-dns-redirect end to end, in a pair of namespaces laid out like Docker's:
- *
- *   ctr: lo, and eth0 192.0.2.2/24 (one end of a veth pair), default route
- *        via 192.0.2.1; a local resolver on 127.0.0.11:35353 answering
- *        192.0.2.99
- *   up:  veth-ctr 192.0.2.1/24, and on lo the upstream resolvers, real
- *        dnsmasq at 198.51.100.53:53 (answering 203.0.113.53) and at
- *        198.51.100.54:53 (answering 203.0.113.54)
+ * tc-dns-redirect end to end, in a pair of namespaces laid out like Docker's
+ * (docker-pair.ts): ctr, the container with a local resolver on
+ * 127.0.0.11:35353, and up, with dnsmasq upstream resolvers.
  *
  * The library API attaches from inside ctr (driver.mjs, since a test cannot
  * enter a namespace). The kernel and real tools judge: `dig @127.0.0.11 -p
@@ -24,28 +19,19 @@
  * - raw frames with full checksums, sent with AF_PACKET, arrive in both
  *   directions, and a control frame with a bad checksum is dropped.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compiledCli, type CompiledCli } from '../cli/compiled-cli.js';
-import { describeWithBpf, privateBpffs } from '../loader/support.js';
+import type { CompiledCli } from '../cli/compiled-cli.js';
+import { describeWithBpf } from '../loader/support.js';
 import { kernelAtLeast } from '../support/kernel.js';
 import { Netns, type NetnsProcess } from '../support/netns.js';
 import { ipv4UdpFrame, onesComplementSum, parseFrame, udpDatagram } from '../support/packets.js';
+import { ANSWER, CONTAINER_IP, HERE, NAME, RESOLVER, RESOLVER_PORT, SECOND_UPSTREAM_IP, startDockerPair, UPSTREAM_IP, type DockerPair, type TcFilterJson } from './docker-pair.js';
 
-const HERE = import.meta.dirname;
 const RAWUDP = join(HERE, 'rawudp.py');
 
-const RESOLVER_PORT = 35353;
-const RESOLVER = `127.0.0.11:${RESOLVER_PORT}`;
-const CONTAINER_IP = '192.0.2.2';
-const GATEWAY_IP = '192.0.2.1';
-const UPSTREAM_IP = '198.51.100.53';
-const SECOND_UPSTREAM_IP = '198.51.100.54';
-const NAME = 'probe.test';
-const ANSWER = { local: '192.0.2.99', upstream: '203.0.113.53', secondUpstream: '203.0.113.54' } as const;
 /** tcx links came with Linux 6.6; older kernels have only clsact and netlink filters. */
 const HAS_TCX = kernelAtLeast(6, 6);
 const TCX_REFUSAL = /^tcx links \(tc ingress and egress without qdiscs\): needs Linux 6\.6 or newer; this kernel is \S+$/;
@@ -105,49 +91,26 @@ function tcxLinks(pid: number): { linkId: number; progId: number; ifindex: numbe
     .sort((a, b) => a.ifindex - b.ifindex);
 }
 
-interface TcFilterJson {
-  readonly kind: string;
-  readonly pref: number;
-  readonly options?: { readonly handle?: string; readonly 'direct-action'?: boolean; readonly prog?: { readonly id: number; readonly name: string } };
-}
 
 describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
-  let cli: CompiledCli;
+  let pair: DockerPair;
   let ctr: Netns;
   let up: Netns;
-  let scratch: string;
+  let cli: CompiledCli;
   let ethIfindex: number;
   let before: string;
-  let bpffs: { dir: string; dispose(): void };
+  beforeAll(async () => {
+    pair = await startDockerPair();
+    ({ ctr, up, cli, ethIfindex, before } = pair);
+  }, 180_000);
+  afterAll(async () => {
+    await pair?.dispose();
+  });
 
-  const dig = (): string => ctr.exec('dig', [`@127.0.0.11`, '-p', String(RESOLVER_PORT), NAME, '+short', '+time=2', '+tries=1']).stdout.trim();
-
-  /** What tc and bpftool show in ctr: the state that detaching must restore. */
-  const snapshot = (): string =>
-    [
-      ctr.execOk('tc', ['qdisc', 'show']),
-      ...['lo', 'eth0'].flatMap((dev) => ['ingress', 'egress'].map((hook) => `${dev} ${hook}: ${ctr.execOk('tc', ['filter', 'show', 'dev', dev, hook])}`)),
-      ctr.execOk('bpftool', ['net']),
-    ].join('\n');
-
-  const filters = (dev: string): TcFilterJson[] => (JSON.parse(ctr.execOk('tc', ['-j', 'filter', 'show', 'dev', dev, 'ingress'])) as TcFilterJson[]).filter((f) => f.options?.prog);
-
+  const dig = (): string => pair.dig();
+  const snapshot = (): string => pair.snapshot();
+  const filters = (dev: string): TcFilterJson[] => pair.filters(dev);
   const udpErrors = (netns: Netns) => netns.snmp('Udp').InCsumErrors!;
-
-  const startDnsmasq = (address: string, answer: string): void => {
-    up.start('dnsmasq', [
-      '--keep-in-foreground',
-      '--no-resolv',
-      '--no-hosts',
-      '--conf-file=/dev/null',
-      `--pid-file=${join(scratch, `dnsmasq-${address}.pid`)}`,
-      '--user=root',
-      '--bind-interfaces',
-      `--listen-address=${address}`,
-      '--port=53',
-      `--address=/${NAME}/${answer}`,
-    ]);
-  };
 
   /** Start `rawudp.py receive` in ctr on 127.0.0.1:port, run `act`, and return what it got. */
   const receiveWhile = async (port: number, act: () => void): Promise<{ received: boolean; peer?: string; peerPort?: number; payload?: string }> => {
@@ -163,35 +126,6 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
   };
 
   const macOf = (netns: Netns, iface: string): string => (JSON.parse(netns.execOk('ip', ['-j', 'link', 'show', iface])) as { address: string }[])[0]!.address;
-
-  beforeAll(async () => {
-    scratch = mkdtempSync(join(tmpdir(), `bpfgen-tcdns-${process.pid}-`));
-    cli = compiledCli();
-    // Mounted before the namespaces' commands start, so that their mount namespaces (ip netns exec) have it too.
-    bpffs = privateBpffs();
-    ctr = Netns.create('tcdns');
-    up = Netns.create('tcdns');
-    ctr.addVeth('eth0', 'veth-ctr', up);
-    ctr.execOk('ip', ['addr', 'add', `${CONTAINER_IP}/24`, 'dev', 'eth0']);
-    ctr.execOk('ip', ['route', 'add', 'default', 'via', GATEWAY_IP]);
-    up.execOk('ip', ['addr', 'add', `${GATEWAY_IP}/24`, 'dev', 'veth-ctr']);
-    for (const address of [UPSTREAM_IP, SECOND_UPSTREAM_IP]) up.execOk('ip', ['addr', 'add', `${address}/32`, 'dev', 'lo']);
-    startDnsmasq(UPSTREAM_IP, ANSWER.upstream);
-    startDnsmasq(SECOND_UPSTREAM_IP, ANSWER.secondUpstream);
-    const local = ctr.start(process.execPath, [join(HERE, 'local-resolver.mjs'), '127.0.0.11', String(RESOLVER_PORT), ANSWER.local]);
-    await local.waitForOutput(/listening/);
-    await up.waitFor('both dnsmasq instances answering', () => up.exec('dig', [`@${SECOND_UPSTREAM_IP}`, NAME, '+short', '+time=1', '+tries=1']).stdout.trim() === ANSWER.secondUpstream && up.exec('dig', [`@${UPSTREAM_IP}`, NAME, '+short', '+time=1', '+tries=1']).stdout.trim() === ANSWER.upstream);
-    ethIfindex = (JSON.parse(ctr.execOk('ip', ['-j', 'link', 'show', 'eth0'])) as { ifindex: number }[])[0]!.ifindex;
-    before = snapshot();
-  }, 180_000);
-
-  afterAll(async () => {
-    await ctr?.delete();
-    await up?.delete();
-    cli?.dispose();
-    bpffs?.dispose();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
 
   const options = (attach: string) => ({ resolver: RESOLVER, upstream: `${UPSTREAM_IP}:53`, containerIp: CONTAINER_IP, lo: 'lo', eth: 'eth0', attach, setRouteLocalnet: true });
 
@@ -369,26 +303,10 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
     });
   });
 
-  describe('bpfgen attach tc-dns-redirect and bpfgen detach, inside ctr', () => {
+  // The rest of the command line's attach and detach is in scenario-cli.test.ts, which the kernel matrix leaves to the host.
+  describe('bpfgen attach tc-dns-redirect, inside ctr', () => {
     const bpfgen = (...args: string[]) => ctr.exec(process.execPath, [join(cli.dir, 'dist', 'cli', 'main.js'), ...args]);
     const attachArgs = ['attach', 'tc-dns-redirect', '--resolver', RESOLVER, '--upstream', `${UPSTREAM_IP}:53`, '--container-ip', CONTAINER_IP, '--eth', 'eth0'];
-
-    it('says in one line that route_localnet is 0 and exits 1 without --set-route-localnet; with it, sets it', () => {
-      ctr.execOk('sysctl', ['-qw', 'net.ipv4.conf.lo.route_localnet=0']);
-      const refused = bpfgen(...attachArgs, '--pin', join(bpffs.dir, 'refused'));
-      expect(refused.status).toBe(1);
-      expect(refused.stderr).toMatch(/^bpfgen: attach: net\.ipv4\.conf\.lo\.route_localnet is 0 in this network namespace .*--set-route-localnet.*\n$/);
-      expect(snapshot()).toBe(before);
-      expect(readdirSync(bpffs.dir)).not.toContain('refused');
-
-      const dir = join(bpffs.dir, 'set');
-      const attached = bpfgen(...attachArgs, '--set-route-localnet', '--pin', dir);
-      expect(attached.status, attached.stderr).toBe(0);
-      expect(attached.stdout).toContain('set net.ipv4.conf.lo.route_localnet=1');
-      expect(ctr.execOk('sysctl', ['-n', 'net.ipv4.conf.lo.route_localnet']).trim()).toBe('1');
-      expect(bpfgen('detach', '--pin', dir).status).toBe(0);
-      expect(snapshot()).toBe(before);
-    });
 
     it(`in the foreground: redirects until SIGTERM, then detaches and exits 143 (auto picks ${HAS_TCX ? 'tcx' : 'netlink, as the kernel has no tcx'})`, async () => {
       const attach = ctr.start(process.execPath, [join(cli.dir, 'dist', 'cli', 'main.js'), ...attachArgs]);
@@ -403,46 +321,12 @@ describeWithBpf('tc-dns-redirect in a Docker-like pair of namespaces', () => {
 
     if (!HAS_TCX) {
       it('with --attach tcx: one line naming tcx and Linux 6.6, exit code 1, nothing attached', () => {
-        const refused = bpfgen(...attachArgs, '--attach', 'tcx', '--pin', join(bpffs.dir, 'no-tcx'));
+        const refused = bpfgen(...attachArgs, '--attach', 'tcx', '--pin', join(pair.bpffs.dir, 'no-tcx'));
         expect(refused.status).toBe(1);
         expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^bpfgen: attach: tcx links .*needs Linux 6\.6 or newer/)]);
-        expect(readdirSync(bpffs.dir)).not.toContain('no-tcx');
+        expect(readdirSync(pair.bpffs.dir)).not.toContain('no-tcx');
         expect(snapshot()).toBe(before);
       });
     }
-
-    it.each(HAS_TCX ? ['tcx', 'netlink'] : ['netlink'])('with --attach %s --pin DIR: stays attached after exiting, and detach --pin DIR undoes it', (method) => {
-      const dir = join(bpffs.dir, `redirect-${method}`);
-      const attached = bpfgen(...attachArgs, '--attach', method, '--pin', dir);
-      expect(attached.status, attached.stderr).toBe(0);
-      expect(readdirSync(dir).sort()).toEqual(
-        method === 'tcx'
-          ? ['link_tcx-ingress-eth0', 'link_tcx-ingress-lo', 'prog_dns_redir_eth', 'prog_dns_redir_lo']
-          : ['tc-netlink-ingress-1-1-created-1-lo', `tc-netlink-ingress-1-1-created-${ethIfindex}-eth0`],
-      );
-      expect(dig()).toBe(ANSWER.upstream);
-      const detached = bpfgen('detach', '--pin', dir);
-      expect(detached.status, detached.stderr).toBe(0);
-      expect(readdirSync(bpffs.dir)).not.toContain(`redirect-${method}`);
-      expect(dig()).toBe(ANSWER.local);
-      expect(snapshot()).toBe(before);
-    });
-
-    it('detach --iface removes the netlink filters by program name and leaves the clsact qdisc', () => {
-      const dir = join(bpffs.dir, 'by-iface');
-      expect(bpfgen(...attachArgs, '--attach', 'netlink', '--pin', dir).status).toBe(0);
-      for (const [dev, name] of [['lo', 'dns_redir_lo'], ['eth0', 'dns_redir_eth']]) {
-        const detached = bpfgen('detach', '--iface', dev!);
-        expect(detached.status, detached.stderr).toBe(0);
-        expect(detached.stdout).toMatch(new RegExp(`^removed the ingress filter running ${name} \\(id \\d+\\) from ${dev} .*its clsact qdisc stays\\n$`));
-        expect(filters(dev!)).toEqual([]);
-        expect(bpfgen('detach', '--iface', dev!).status).toBe(1);
-      }
-      expect(dig()).toBe(ANSWER.local);
-      // What detach --iface cannot know to remove: the qdiscs and the pins of the records.
-      for (const dev of ['lo', 'eth0']) ctr.execOk('tc', ['qdisc', 'del', 'dev', dev, 'clsact']);
-      rmSync(dir, { recursive: true });
-      expect(snapshot()).toBe(before);
-    });
   });
 });
