@@ -23,25 +23,43 @@ function isHelperCall(insn: Instruction): boolean {
 export function helperCallNamer(insns: readonly Instruction[]): ((insn: Instruction) => string | undefined) | undefined {
   const calls = insns.filter(isHelperCall);
   if (calls.length === 0) return undefined;
-  let text: string;
-  try {
-    text = readFileSync('/proc/kallsyms', 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = kallsyms();
+  if (text === undefined) return undefined;
   const base = /^([0-9a-f]+) \S+ __bpf_call_base$/m.exec(text);
   if (!base || /^0+$/.test(base[1]!)) return undefined;
   const baseAddress = BigInt(`0x${base[1]}`);
   const addressOf = (insn: Instruction): bigint => BigInt.asUintN(64, baseAddress + BigInt(insn.imm));
   // kallsyms prints addresses zero-padded to the width of a pointer.
   const key = (insn: Instruction): string => addressOf(insn).toString(16).padStart(base[1]!.length, '0');
-  const wanted = new Set(calls.map(key));
   const names = new Map<string, string>();
-  for (const match of text.matchAll(/^([0-9a-f]+) \S+ (\S+)/gm)) {
-    if (wanted.has(match[1]!) && !names.has(match[1]!)) names.set(match[1]!, match[2]!);
+  for (const address of new Set(calls.map(key))) {
+    // The first symbol at the address: a search per call target rather than a parse of every line.
+    const prefix = `${address} `;
+    const newline = text.indexOf(`\n${prefix}`);
+    const start = text.startsWith(prefix) ? 0 : newline < 0 ? undefined : newline + 1;
+    if (start === undefined) continue;
+    const name = text.slice(start, text.indexOf('\n', start)).split(' ')[2];
+    if (name) names.set(address, name);
   }
   return (insn) => {
     if (!isHelperCall(insn)) return undefined;
     return names.get(key(insn)) ?? `0x${addressOf(insn).toString(16)}`;
   };
+}
+
+let cached: string | undefined;
+
+/**
+ * /proc/kallsyms, read once per process: the kernel formats over a hundred
+ * thousand lines for each read, and the addresses of helpers do not move
+ * while it runs. Undefined when it cannot be read.
+ */
+function kallsyms(): string | undefined {
+  if (cached !== undefined) return cached;
+  try {
+    cached = readFileSync('/proc/kallsyms', 'utf8');
+  } catch {
+    return undefined;
+  }
+  return cached;
 }
