@@ -28,11 +28,14 @@ function endGroup(child: ChildProcess): void {
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    running.forEach(endGroup);
-    process.exit(130);
-  });
+/** On Ctrl-C or SIGTERM, end every running point's process group before exiting, so that no QEMU outlives the runner. */
+export function endPointsOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      running.forEach(endGroup);
+      process.exit(130);
+    });
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { compileBpfgen } from '../test/global-setup.js';
+import { endPointsOnSignals } from './console.js';
 import { FEATURES_FILE, latestProbes, writeFeatures } from './features.js';
 import { prepareGuestKernel, type GuestKernel } from './kernels.js';
 import { lockCache } from './lock.js';
@@ -181,4 +182,5 @@ async function main(argv: string[]): Promise<number> {
   return totals(outcomes, files).failed === 0 ? 0 : 1;
 }
 
+endPointsOnSignals();
 process.exitCode = await main(process.argv.slice(2));

@@ -16,10 +16,10 @@ export const README = join(REPO_ROOT, 'README.md');
 const START = '<!-- vm-matrix:start (written by npm run test:vm) -->';
 const END = '<!-- vm-matrix:end -->';
 
-export function updateReadme(outcomes: readonly PointOutcome[], files: readonly string[], probes: readonly KernelProbe[], wallMs: number): void {
-  const text = readFileSync(README, 'utf8');
+export function updateReadme(outcomes: readonly PointOutcome[], files: readonly string[], probes: readonly KernelProbe[], wallMs: number, readme = README): void {
+  const text = readFileSync(readme, 'utf8');
   const [start, end] = [text.indexOf(START), text.indexOf(END)];
-  if (start < 0 || end < start) throw new Error(`README.md has no kernel matrix block (${START} … ${END})`);
+  if (start < 0 || end < start) throw new Error(`${readme} has no kernel matrix block (${START} … ${END})`);
   const { passed, failed } = totals(outcomes, files);
   const day = new Date().toISOString().slice(0, 10);
   const block = [
@@ -33,5 +33,5 @@ export function updateReadme(outcomes: readonly PointOutcome[], files: readonly 
     ...featureSummary(probes),
     END,
   ].join('\n');
-  writeFileSync(README, text.slice(0, start) + block + text.slice(end + END.length));
+  writeFileSync(readme, text.slice(0, start) + block + text.slice(end + END.length));
 }
