@@ -40,8 +40,11 @@ function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/** What runs at every point, as root in the repository: the environment check, the probe, then vitest with the matrix reporter. */
-/** `emulated`: for a guest under TCG, with vitest's own time limits raised to `testTimeoutMs`. */
+/**
+ * What runs at every point, as root in the repository: the environment
+ * check, the probe, then vitest with the matrix reporter. `emulated`: a
+ * guest under TCG, with vitest's own time limits raised to `testTimeoutMs`.
+ */
 function commandScript(dir: string, files: readonly string[], emulated: { testTimeoutMs: number } | undefined): string {
   const probe = shellQuote(join(dir, PROBE_FILE));
   const probeErrors = shellQuote(join(dir, PROBE_ERRORS_FILE));

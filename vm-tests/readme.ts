@@ -5,6 +5,7 @@
  * default file set, so that it always shows one real run, never a hand edit.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { featureSummary, type KernelProbe } from './features.js';
 import { REPO_ROOT } from './paths.js';
@@ -24,11 +25,11 @@ export function updateReadme(outcomes: readonly PointOutcome[], files: readonly 
   const day = new Date().toISOString().slice(0, 10);
   const block = [
     START,
-    `Last complete run, ${day}, on a 2-core machine: ${passed} passed, ${failed} failed; the whole matrix took ${duration(wallMs)}.`,
+    `Last complete run, ${day}, on a ${availableParallelism()}-core machine: ${passed} passed, ${failed} failed; the whole matrix took ${duration(wallMs)}.`,
     '',
     ...resultsTable(outcomes, files),
     '',
-    'What the probes found missing on some kernel (every other feature bpfgen probes is on all three):',
+    `What the probes found missing on some kernel (every other feature bpfgen probes is on all ${probes.length}):`,
     '',
     ...featureSummary(probes),
     END,

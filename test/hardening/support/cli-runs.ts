@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompiledCli } from '../../cli/compiled-cli.js';
+import type { CommandResult } from '../../support/netns.js';
 
 /** Run as nobody with no capabilities at all (not even in the bounding set). */
 export const UNPRIVILEGED = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'] as const;
@@ -15,11 +16,7 @@ export const UNPRIVILEGED = ['setpriv', '--reuid=65534', '--regid=65534', '--cle
 const CREATING_COMMANDS = /bpf\(BPF_(PROG_LOAD|MAP_CREATE|LINK_CREATE|PROG_ATTACH|OBJ_PIN|BTF_LOAD)\b/;
 const RUN_TIMEOUT_MS = 60_000;
 
-export interface CliRun {
-  readonly status: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
+export interface CliRun extends CommandResult {
   /** With `traceIn`: the bpf() calls the process and its children made, and those that create, attach or pin. */
   readonly bpfCalls?: number;
   readonly creatingCalls?: readonly string[];
